@@ -1,0 +1,96 @@
+#!/bin/bash
+# Provision everything rust_pmem needs, idempotently:
+#   1. host packages (debootstrap),
+#   2. a Debian trixie build root with the Rust-for-Linux toolchain and guest tools,
+#   3. the Linux $KMAJOR source from Debian's linux-source-$KMAJOR,
+#   4. the kernel, built once per cache key (see kernel/build-kernel.sh).
+# Usage: scripts/provision.sh [base|debug]
+
+. "$(dirname "$0")/lib.sh"
+FLAVOUR=${1:-base}
+
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and mounts need it)"
+
+host_packages() {
+	local need=()
+	command -v debootstrap >/dev/null || need+=(debootstrap)
+	command -v unshare >/dev/null || need+=(util-linux)
+	[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
+	[ ${#need[@]} -eq 0 ] && return 0
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+}
+
+BASE_PKGS=build-essential,flex,bison,bc,libelf-dev,libssl-dev,rustc,rust-src,bindgen,libclang-dev,clang,lld,llvm,cpio,kmod,python3,xz-utils,rsync,git,ca-certificates
+GUEST_PKGS="virtme-ng qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux busybox-static udev kmod iproute2 procps python3 strace"
+
+build_root() {
+	local mirror
+	mirror=$(host_mirror)
+	if [ ! -e "$ROOT/var/lib/rust_pmem/debootstrap.done" ]; then
+		rm -rf "$ROOT"
+		mkdir -p "$ROOT"
+		debootstrap --variant=minbase --include="$BASE_PKGS" trixie "$ROOT" "$mirror" \
+			>"$CACHE/debootstrap.log" 2>&1 || {
+			tail -n 30 "$CACHE/debootstrap.log" >&2
+			die "debootstrap failed (log: $CACHE/debootstrap.log)"
+		}
+		mkdir -p "$ROOT/var/lib/rust_pmem"
+		touch "$ROOT/var/lib/rust_pmem/debootstrap.done"
+	fi
+	cat >"$ROOT/etc/apt/sources.list" <<-EOF
+		deb $mirror trixie main
+		deb $mirror $KSUITE main
+		deb-src $mirror trixie main
+	EOF
+	local want="$GUEST_PKGS"
+	if [ "$(cat "$ROOT/var/lib/rust_pmem/guest.done" 2>/dev/null)" != "$want" ]; then
+		in_root /bin/sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $want" >"$CACHE/apt.log" 2>&1 || {
+			tail -n 30 "$CACHE/apt.log" >&2
+			die "installing guest tools in the build root failed (log: $CACHE/apt.log)"
+		}
+		echo "$want" >"$ROOT/var/lib/rust_pmem/guest.done"
+	fi
+}
+
+kernel_source() {
+	local stamp="$ROOT/var/lib/rust_pmem/kernel-version" pkg="linux-source-$KMAJOR" ver
+	# Re-check the suite at most once a day; a cached source keeps working offline.
+	if [ -s "$stamp" ] && [ -z "$(find "$stamp" -mtime +0)" ]; then return 0; fi
+	ver=$(in_root apt-cache policy "$pkg" | sed -n 's/^ *Candidate: *//p')
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+		[ -s "$stamp" ] && { log "warning: $pkg not found in $KSUITE; keeping cached $(cat "$stamp")"; return 0; }
+		die "Debian's $KSUITE no longer carries $pkg. Set KMAJOR/KSUITE in scripts/lib.sh to a suite that does (apt-cache policy 'linux-source-*' in the build root lists them), or point RUST_PMEM_MIRROR at a snapshot mirror that still has it."
+	fi
+	if [ "$(cat "$stamp" 2>/dev/null)" = "$ver" ] && [ -e "$ROOT/usr/src/linux-source-$KMAJOR.tar.xz" ]; then
+		touch "$stamp"
+		return 0
+	fi
+	in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkg=$ver" \
+		>>"$CACHE/apt.log" 2>&1 || die "installing $pkg $ver failed (log: $CACHE/apt.log)"
+	[ -e "$ROOT/usr/src/linux-source-$KMAJOR.tar.xz" ] || die "$pkg has no /usr/src/linux-source-$KMAJOR.tar.xz"
+	echo "$ver" >"$stamp"
+}
+
+kernel_build() {
+	local key kd
+	key=$(kernel_key "$FLAVOUR")
+	kd="$ROOT/kbuild/$key"
+	if [ -e "$kd/built" ]; then
+		log "kernel $key ($FLAVOUR) is cached"
+		return 0
+	fi
+	mkdir -p "$ROOT/kbuild"
+	in_root /bin/bash /src/kernel/build-kernel.sh "/kbuild/$key" "$FLAVOUR" "$KMAJOR" \
+		2>&1 | tee "$CACHE/kernel-$key.log" | grep --line-buffered -E '^(\[|error|ERROR|make.*Error)' || true
+	[ -e "$kd/built" ] || die "kernel build failed (log: $CACHE/kernel-$key.log)"
+	# Keep only the newest few kernel builds.
+	ls -1dt "$ROOT"/kbuild/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
+}
+
+mkdir -p "$CACHE"
+step "host packages" host_packages
+step "build root ($ROOT)" build_root
+step "kernel source (linux-source-$KMAJOR)" kernel_source
+step "kernel ($FLAVOUR)" kernel_build
