@@ -22,7 +22,7 @@ host_packages() {
 }
 
 BASE_PKGS=build-essential,flex,bison,bc,libelf-dev,libssl-dev,rustc,rust-src,bindgen,libclang-dev,clang,lld,llvm,cpio,kmod,python3,xz-utils,rsync,git,ca-certificates
-GUEST_PKGS="virtme-ng qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux busybox-static udev kmod iproute2 procps python3 strace"
+GUEST_PKGS="rustfmt rust-clippy virtme-ng qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux busybox-static udev kmod iproute2 procps python3 strace"
 
 build_root() {
 	local mirror

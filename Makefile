@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rust_pmem. Two roles:
+#  - Kbuild (with KERNELRELEASE set): in-tree beside drivers/nvdimm, or `make -C $KDIR M=$PWD`.
+#  - the user's entry point: make [module|run|check|check-c|clean], see README.md.
+
+ifneq ($(KERNELRELEASE),)
+
+obj-$(CONFIG_BLK_DEV_PMEM_RUST) += rust_pmem.o
+# A composite module cannot contain an object named like itself, so the crate root
+# rust_pmem.rs is compiled to rust_pmem_crate.o (the crate is still named rust_pmem).
+rust_pmem-y := rust_pmem_crate.o pmem_glue.o
+ccflags-y += -I$(srctree)/drivers/nvdimm
+
+$(obj)/rust_pmem_crate.o: $(src)/rust_pmem.rs FORCE
+	+$(call if_changed_rule,rustc_o_rs)
+
+else
+
+SHELL := /bin/bash
+# Build against your own kernel tree: make KDIR=/path/to/linux-7.3 [CLIPPY=1]
+KDIR ?=
+
+.PHONY: all module run check check-c provision rustfmt rustfmtcheck clean
+
+ifneq ($(KDIR),)
+all module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_BLK_DEV_PMEM_RUST=m modules
+else
+all module:
+	bash scripts/build-module.sh
+endif
+
+provision:
+	bash scripts/provision.sh
+
+run:
+	bash scripts/run.sh
+
+check:
+	bash tests/run.sh
+
+check-c:
+	DRIVERS=c bash tests/run.sh
+
+rustfmt rustfmtcheck:
+	bash scripts/build-module.sh $@
+
+clean:
+	rm -rf build .*.cmd *.o *.ko *.mod *.mod.c *.mod.o *.d .*.d modules.order Module.symvers \
+		.tmp_versions *.rmeta .cache.mk
+
+endif

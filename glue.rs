@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C glue's interface (`pmem_glue.c`): its types and function declarations.
+//!
+//! Only the thin wrapper modules (`nd`, `block`, `mce_copy`, `dax_ops`) use this module;
+//! driver logic never calls into it directly. Layouts here must match `pmem_glue.c`.
+
+use kernel::{
+    bindings,
+    prelude::*, //
+};
+
+/// An opaque `struct nd_namespace_common`.
+#[repr(C)]
+pub(crate) struct NdNamespaceCommon {
+    _private: [u8; 0],
+}
+
+/// An opaque `struct rpmem_pgmap` (a devm-owned `struct dev_pagemap`).
+#[repr(C)]
+pub(crate) struct RpmemPgmap {
+    _private: [u8; 0],
+}
+
+/// An opaque `struct dax_device`.
+#[repr(C)]
+pub(crate) struct DaxDevice {
+    _private: [u8; 0],
+}
+
+/// `struct rpmem_map_info`: what mapping a namespace found out.
+#[repr(C)]
+pub(crate) struct MapInfo {
+    pub(crate) virt_addr: *mut c_void,
+    pub(crate) phys_addr: u64,
+    pub(crate) size: u64,
+    pub(crate) data_offset: u64,
+    pub(crate) pfn_pad: u64,
+    pub(crate) bb_start: u64,
+    pub(crate) bb_end: u64,
+    pub(crate) sector_size: u32,
+    pub(crate) nid: c_int,
+    pub(crate) pagemap: bool,
+    pub(crate) sync: bool,
+    pub(crate) has_cache: bool,
+}
+
+impl MapInfo {
+    pub(crate) const fn zeroed() -> Self {
+        Self {
+            virt_addr: core::ptr::null_mut(),
+            phys_addr: 0,
+            size: 0,
+            data_offset: 0,
+            pfn_pad: 0,
+            bb_start: 0,
+            bb_end: 0,
+            sector_size: 0,
+            nid: 0,
+            pagemap: false,
+            sync: false,
+            has_cache: false,
+        }
+    }
+}
+
+/// `struct rpmem_disk_cfg`.
+#[repr(C)]
+pub(crate) struct DiskCfg {
+    pub(crate) logical_block_size: u32,
+    pub(crate) nid: c_int,
+    pub(crate) fua: bool,
+    pub(crate) dax: bool,
+    pub(crate) sectors: u64,
+}
+
+/// `struct rpmem_seg`: one single-page segment of a bio.
+#[repr(C)]
+pub(crate) struct Seg {
+    pub(crate) page: *mut bindings::page,
+    pub(crate) offset: u32,
+    pub(crate) len: u32,
+    pub(crate) sector: u64,
+}
+
+// Kernel structures are only passed by pointer. Some are zero-sized in some configurations
+// (`lockdep_map` without lockdep), which `improper_ctypes` flags; it depends on the kernel
+// configuration, so `expect` would fail on the others.
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn rpmem_driver_register() -> c_int;
+    pub(crate) fn rpmem_driver_unregister();
+
+    pub(crate) fn rpmem_common_probe(dev: *mut bindings::device) -> *mut NdNamespaceCommon;
+    pub(crate) fn rpmem_is_btt(dev: *mut bindings::device) -> bool;
+    pub(crate) fn rpmem_is_pfn(dev: *mut bindings::device) -> bool;
+    pub(crate) fn rpmem_attach_btt(ndns: *mut NdNamespaceCommon) -> c_int;
+    pub(crate) fn rpmem_detach_btt(dev: *mut bindings::device);
+    pub(crate) fn rpmem_btt_revalidate_region(dev: *mut bindings::device);
+    pub(crate) fn rpmem_raw_enable(
+        dev: *mut bindings::device,
+        ndns: *mut NdNamespaceCommon,
+    ) -> c_int;
+    pub(crate) fn rpmem_raw_disable(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon);
+    pub(crate) fn rpmem_btt_probe(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon)
+        -> c_int;
+    pub(crate) fn rpmem_pfn_probe(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon)
+        -> c_int;
+    pub(crate) fn rpmem_dax_probe(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon)
+        -> c_int;
+    pub(crate) fn rpmem_get_drvdata(dev: *mut bindings::device) -> *mut c_void;
+    pub(crate) fn rpmem_set_drvdata(dev: *mut bindings::device, data: *mut c_void);
+
+    pub(crate) fn rpmem_flush(dev: *mut bindings::device, bio: *mut bindings::bio) -> c_int;
+    pub(crate) fn rpmem_has_flush(dev: *mut bindings::device) -> c_int;
+
+    pub(crate) fn rpmem_map_namespace(
+        dev: *mut bindings::device,
+        ndns: *mut NdNamespaceCommon,
+        info: *mut MapInfo,
+        pgmap: *mut *mut RpmemPgmap,
+    ) -> c_int;
+    pub(crate) fn rpmem_pgmap_set_owner(pgmap: *mut RpmemPgmap, owner: *const c_void);
+
+    pub(crate) fn rpmem_alloc_disk(
+        ndns: *mut NdNamespaceCommon,
+        cfg: *const DiskCfg,
+        private_data: *const c_void,
+    ) -> *mut bindings::gendisk;
+    pub(crate) fn rpmem_add_disk(dev: *mut bindings::device, disk: *mut bindings::gendisk)
+        -> c_int;
+    pub(crate) fn rpmem_del_disk(disk: *mut bindings::gendisk);
+    pub(crate) fn rpmem_put_disk(disk: *mut bindings::gendisk);
+    pub(crate) fn rpmem_check_and_set_ro(disk: *mut bindings::gendisk);
+
+    pub(crate) fn rpmem_alloc_dax(private: *const c_void, sync: bool) -> *mut DaxDevice;
+    pub(crate) fn rpmem_dax_add_host(dax: *mut DaxDevice, disk: *mut bindings::gendisk) -> c_int;
+    pub(crate) fn rpmem_dax_remove_host(disk: *mut bindings::gendisk);
+    pub(crate) fn rpmem_dax_write_cache(dax: *mut DaxDevice, wc: bool);
+    pub(crate) fn rpmem_kill_dax(dax: *mut DaxDevice);
+    pub(crate) fn rpmem_put_dax(dax: *mut DaxDevice);
+    pub(crate) fn rpmem_dax_notify_failure(
+        dax: *mut DaxDevice,
+        offset: u64,
+        len: u64,
+        mf_flags: c_int,
+    ) -> c_int;
+
+    pub(crate) fn rpmem_bio_iter_init(bio: *mut bindings::bio, iter: *mut bindings::bvec_iter);
+    pub(crate) fn rpmem_bio_next(
+        bio: *mut bindings::bio,
+        iter: *mut bindings::bvec_iter,
+        seg: *mut Seg,
+    ) -> bool;
+    pub(crate) fn rpmem_bio_is_preflush(bio: *mut bindings::bio) -> bool;
+    pub(crate) fn rpmem_bio_is_fua(bio: *mut bindings::bio) -> bool;
+    pub(crate) fn rpmem_bio_is_write(bio: *mut bindings::bio) -> bool;
+    pub(crate) fn rpmem_bio_has_data(bio: *mut bindings::bio) -> bool;
+    pub(crate) fn rpmem_bio_start_acct(bio: *mut bindings::bio) -> c_ulong;
+    pub(crate) fn rpmem_bio_end_acct(bio: *mut bindings::bio, start: c_ulong);
+    pub(crate) fn rpmem_bio_endio(bio: *mut bindings::bio, err: c_int);
+
+    pub(crate) fn rpmem_copy_mc_to_page(
+        page: *mut bindings::page,
+        off: u32,
+        src: *const c_void,
+        len: u32,
+    ) -> c_ulong;
+    pub(crate) fn rpmem_copy_page_to_pmem(
+        dst: *mut c_void,
+        page: *mut bindings::page,
+        off: u32,
+        len: u32,
+    );
+    pub(crate) fn rpmem_copy_from_iter_flushcache(
+        addr: *mut c_void,
+        bytes: usize,
+        iter: *mut bindings::iov_iter,
+    ) -> usize;
+    pub(crate) fn rpmem_zero_page() -> *mut bindings::page;
+}

@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C glue of rust_pmem: the parts of libnvdimm, the block layer and DAX that Linux 7.3
+ * has no Rust bindings for (nd.h is private to drivers/nvdimm, dax.h, badblocks.h and
+ * bio iteration are not in rust/bindings).
+ *
+ * Every function here is mechanism only: it wraps one kernel service or a macro/inline
+ * the Rust side cannot reach. Policy (what to probe, how to serve I/O, DAX and poison)
+ * lives in the Rust crate, which declares these functions in glue.rs and calls them only
+ * from its thin wrapper modules. Callbacks from the kernel land in rpmem_rs_*(),
+ * defined in Rust.
+ */
+
+#include <linux/blkdev.h>
+#include <linux/badblocks.h>
+#include <linux/dax.h>
+#include <linux/highmem.h>
+#include <linux/kstrtox.h>
+#include <linux/libnvdimm.h>
+#include <linux/memremap.h>
+#include <linux/module.h>
+#include <linux/nd.h>
+#include <linux/set_memory.h>
+#include <linux/uio.h>
+#include <asm/cacheflush.h>
+#include "pmem.h"
+#include "btt.h"
+#include "pfn.h"
+#include "nd.h"
+#include "pmem_glue.h"
+
+/* ---- nd bus driver ------------------------------------------------------------- */
+
+static void rpmem_shutdown(struct device *dev)
+{
+	nvdimm_flush(to_nd_region(dev->parent), NULL);
+}
+
+static void rpmem_notify(struct device *dev, enum nvdimm_event event)
+{
+	rpmem_rs_notify(dev, event);
+}
+
+MODULE_ALIAS_ND_DEVICE(ND_DEVICE_NAMESPACE_IO);
+MODULE_ALIAS_ND_DEVICE(ND_DEVICE_NAMESPACE_PMEM);
+static struct nd_device_driver rpmem_driver = {
+	.probe = rpmem_rs_probe,
+	.remove = rpmem_rs_remove,
+	.notify = rpmem_notify,
+	.shutdown = rpmem_shutdown,
+	.drv = {
+		.name = "rust_pmem",
+	},
+	.type = ND_DRIVER_NAMESPACE_IO | ND_DRIVER_NAMESPACE_PMEM,
+};
+
+int rpmem_driver_register(void)
+{
+	return __nd_driver_register(&rpmem_driver, THIS_MODULE, KBUILD_MODNAME);
+}
+
+void rpmem_driver_unregister(void)
+{
+	driver_unregister(&rpmem_driver.drv);
+}
+
+/* ---- namespace probing (the steps of nd_pmem_probe) ------------------------------ */
+
+struct nd_namespace_common *rpmem_common_probe(struct device *dev)
+{
+	return nvdimm_namespace_common_probe(dev);
+}
+
+bool rpmem_is_btt(struct device *dev) { return is_nd_btt(dev); }
+bool rpmem_is_pfn(struct device *dev) { return is_nd_pfn(dev); }
+
+int rpmem_attach_btt(struct nd_namespace_common *ndns)
+{
+	return nvdimm_namespace_attach_btt(ndns);
+}
+
+void rpmem_detach_btt(struct device *dev)
+{
+	nvdimm_namespace_detach_btt(to_nd_btt(dev));
+}
+
+int rpmem_raw_enable(struct device *dev, struct nd_namespace_common *ndns)
+{
+	return devm_namespace_enable(dev, ndns, nd_info_block_reserve());
+}
+
+void rpmem_raw_disable(struct device *dev, struct nd_namespace_common *ndns)
+{
+	devm_namespace_disable(dev, ndns);
+}
+
+int rpmem_btt_probe(struct device *dev, struct nd_namespace_common *ndns)
+{
+	return nd_btt_probe(dev, ndns);
+}
+
+int rpmem_pfn_probe(struct device *dev, struct nd_namespace_common *ndns)
+{
+	return nd_pfn_probe(dev, ndns);
+}
+
+int rpmem_dax_probe(struct device *dev, struct nd_namespace_common *ndns)
+{
+	return nd_dax_probe(dev, ndns);
+}
+
+void rpmem_btt_revalidate_region(struct device *dev)
+{
+	nvdimm_check_and_set_ro(to_nd_btt(dev)->btt->btt_disk);
+}
+
+void *rpmem_get_drvdata(struct device *dev) { return dev_get_drvdata(dev); }
+void rpmem_set_drvdata(struct device *dev, void *data) { dev_set_drvdata(dev, data); }
+
+/* ---- region services ------------------------------------------------------------- */
+
+int rpmem_flush(struct device *dev, struct bio *bio)
+{
+	return nvdimm_flush(to_nd_region(dev->parent), bio);
+}
+
+int rpmem_has_flush(struct device *dev)
+{
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_UACCESS_FLUSHCACHE))
+		return -ENXIO;
+	return nvdimm_has_flush(to_nd_region(dev->parent));
+}
+
+/* ---- mapping the namespace (pmem_attach_disk's resource part) -------------------- */
+
+static int rpmem_pagemap_memory_failure(struct dev_pagemap *pgmap, unsigned long pfn,
+					unsigned long nr_pages, int mf_flags)
+{
+	struct rpmem_pgmap *p = container_of(pgmap, struct rpmem_pgmap, pgmap);
+	void *owner = READ_ONCE(p->owner);
+	u64 offset = PFN_PHYS(pfn) - p->phys_addr - p->data_offset;
+
+	if (!owner)
+		return -ENXIO;
+	return rpmem_rs_memory_failure(owner, offset, (u64)nr_pages << PAGE_SHIFT, mf_flags);
+}
+
+static const struct dev_pagemap_ops rpmem_pagemap_ops = {
+	.memory_failure = rpmem_pagemap_memory_failure,
+};
+
+/*
+ * Enable the namespace, parse a pfn info block if this is a pfn claim, reserve and map
+ * the memory (with struct pages where the region or the pfn block asks for them).
+ * All resources are devm-owned by @dev and released after remove().
+ * Returns the pagemap handle (or NULL when there are no struct pages) via @pgmap_out.
+ */
+int rpmem_map_namespace(struct device *dev, struct nd_namespace_common *ndns,
+			struct rpmem_map_info *info, struct rpmem_pgmap **pgmap_out)
+{
+	struct nd_namespace_io *nsio = to_nd_namespace_io(&ndns->dev);
+	struct nd_region *nd_region = to_nd_region(dev->parent);
+	struct resource *res = &nsio->res;
+	struct nd_pfn *nd_pfn = NULL;
+	struct rpmem_pgmap *p;
+	void *addr;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	*pgmap_out = NULL;
+	p = devm_kzalloc(dev, sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+
+	rc = devm_namespace_enable(dev, ndns, nd_info_block_reserve());
+	if (rc)
+		return rc;
+	if (is_nd_pfn(dev)) {
+		nd_pfn = to_nd_pfn(dev);
+		rc = nvdimm_setup_pfn(nd_pfn, &p->pgmap);
+		if (rc)
+			return rc;
+	}
+	devm_namespace_disable(dev, ndns);
+
+	info->phys_addr = res->start;
+	info->size = resource_size(res);
+	info->sector_size = pmem_sector_size(ndns);
+	info->nid = dev_to_node(dev);
+	info->sync = is_nvdimm_sync(nd_region);
+	info->has_cache = nvdimm_has_cache(nd_region);
+
+	if (!devm_request_mem_region(dev, res->start, resource_size(res),
+				     dev_name(&ndns->dev))) {
+		dev_warn(dev, "could not reserve region %pR\n", res);
+		return -EBUSY;
+	}
+
+	p->phys_addr = res->start;
+	if (nd_pfn) {
+		p->pgmap.type = MEMORY_DEVICE_FS_DAX;
+		p->pgmap.ops = &rpmem_pagemap_ops;
+		p->data_offset = le64_to_cpu(nd_pfn->pfn_sb->dataoff);
+		addr = devm_memremap_pages(dev, &p->pgmap);
+		info->data_offset = p->data_offset;
+		info->pfn_pad = resource_size(res) - range_len(&p->pgmap.range);
+		info->bb_start = p->pgmap.range.start + p->data_offset;
+		info->bb_end = p->pgmap.range.end;
+		info->pagemap = true;
+	} else if (pmem_should_map_pages(dev)) {
+		p->pgmap.range.start = res->start;
+		p->pgmap.range.end = res->end;
+		p->pgmap.nr_range = 1;
+		p->pgmap.type = MEMORY_DEVICE_FS_DAX;
+		p->pgmap.ops = &rpmem_pagemap_ops;
+		addr = devm_memremap_pages(dev, &p->pgmap);
+		info->bb_start = res->start;
+		info->bb_end = res->end;
+		info->pagemap = true;
+	} else {
+		addr = devm_memremap(dev, res->start, resource_size(res), ARCH_MEMREMAP_PMEM);
+		info->bb_start = res->start;
+		info->bb_end = res->end;
+	}
+	if (IS_ERR(addr))
+		return PTR_ERR(addr);
+	info->virt_addr = addr;
+	if (info->pagemap)
+		*pgmap_out = p;
+	return 0;
+}
+
+void rpmem_pgmap_set_owner(struct rpmem_pgmap *p, void *owner)
+{
+	WRITE_ONCE(p->owner, owner);
+}
+
+/* ---- gendisk ----------------------------------------------------------------------- */
+
+static void rpmem_submit_bio(struct bio *bio)
+{
+	rpmem_rs_submit_bio(bio->bi_bdev->bd_disk->private_data, bio);
+}
+
+static const struct block_device_operations rpmem_fops = {
+	.owner = THIS_MODULE,
+	.submit_bio = rpmem_submit_bio,
+};
+
+struct gendisk *rpmem_alloc_disk(struct nd_namespace_common *ndns,
+				 const struct rpmem_disk_cfg *cfg, void *private_data)
+{
+	struct queue_limits lim = {
+		.logical_block_size	= cfg->logical_block_size,
+		.physical_block_size	= PAGE_SIZE,
+		.max_hw_sectors		= UINT_MAX,
+		.features		= BLK_FEAT_WRITE_CACHE | BLK_FEAT_SYNCHRONOUS,
+	};
+	struct gendisk *disk;
+
+	if (cfg->fua)
+		lim.features |= BLK_FEAT_FUA;
+	if (cfg->dax)
+		lim.features |= BLK_FEAT_DAX;
+	disk = blk_alloc_disk(&lim, cfg->nid);
+	if (IS_ERR(disk))
+		return disk;
+	disk->fops = &rpmem_fops;
+	disk->private_data = private_data;
+	nvdimm_namespace_disk_name(ndns, disk->disk_name);
+	set_capacity(disk, cfg->sectors);
+	return disk;
+}
+
+static ssize_t write_cache_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct dax_device *dax_dev = rpmem_rs_disk_dax(dev_to_disk(dev)->private_data);
+
+	return sysfs_emit(buf, "%d\n", !!dax_write_cache_enabled(dax_dev));
+}
+
+/* As pmem.c: kstrtobool() decides, an unparsable value is -EINVAL and changes nothing. */
+static ssize_t write_cache_store(struct device *dev, struct device_attribute *attr,
+				 const char *buf, size_t len)
+{
+	struct dax_device *dax_dev = rpmem_rs_disk_dax(dev_to_disk(dev)->private_data);
+	bool write_cache;
+	int rc;
+
+	rc = kstrtobool(buf, &write_cache);
+	if (rc)
+		return rc;
+	if (!dax_dev)
+		return -ENXIO;
+	dax_write_cache(dax_dev, write_cache);
+	return len;
+}
+static DEVICE_ATTR_RW(write_cache);
+
+static struct attribute *rpmem_dax_attributes[] = {
+	&dev_attr_write_cache.attr,
+	NULL,
+};
+
+static umode_t rpmem_dax_visible(struct kobject *kobj, struct attribute *a, int n)
+{
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API) && a == &dev_attr_write_cache.attr)
+		return 0;
+	return a->mode;
+}
+
+static const struct attribute_group rpmem_dax_attribute_group = {
+	.name		= "dax",
+	.attrs		= rpmem_dax_attributes,
+	.is_visible	= rpmem_dax_visible,
+};
+
+static const struct attribute_group *rpmem_attribute_groups[] = {
+	&rpmem_dax_attribute_group,
+	NULL,
+};
+
+int rpmem_add_disk(struct device *dev, struct gendisk *disk)
+{
+	return device_add_disk(dev, disk, rpmem_attribute_groups);
+}
+
+void rpmem_del_disk(struct gendisk *disk)
+{
+	del_gendisk(disk);
+}
+
+void rpmem_put_disk(struct gendisk *disk)
+{
+	put_disk(disk);
+}
+
+void rpmem_check_and_set_ro(struct gendisk *disk)
+{
+	nvdimm_check_and_set_ro(disk);
+}
+
+/* ---- DAX device ------------------------------------------------------------------- */
+
+static long rpmem_dax_direct_access(struct dax_device *dax_dev, pgoff_t pgoff, long nr_pages,
+				    enum dax_access_mode mode, void **kaddr, unsigned long *pfn)
+{
+	return rpmem_rs_direct_access(dax_get_private(dax_dev), pgoff, nr_pages, mode, kaddr, pfn);
+}
+
+static int rpmem_dax_zero_page_range(struct dax_device *dax_dev, pgoff_t pgoff, size_t nr_pages)
+{
+	return rpmem_rs_zero_page_range(dax_get_private(dax_dev), pgoff, nr_pages);
+}
+
+static size_t rpmem_dax_recovery_write(struct dax_device *dax_dev, pgoff_t pgoff, void *addr,
+				       size_t bytes, struct iov_iter *iter)
+{
+	return rpmem_rs_recovery_write(dax_get_private(dax_dev), pgoff, addr, bytes, iter);
+}
+
+static const struct dax_operations rpmem_dax_ops = {
+	.direct_access = rpmem_dax_direct_access,
+	.zero_page_range = rpmem_dax_zero_page_range,
+	.recovery_write = rpmem_dax_recovery_write,
+};
+
+/* alloc_dax() with what pmem.c sets on it; ERR_PTR on failure. */
+struct dax_device *rpmem_alloc_dax(void *private, bool sync)
+{
+	struct dax_device *dax_dev = alloc_dax(private, &rpmem_dax_ops);
+
+	if (IS_ERR(dax_dev))
+		return dax_dev;
+	set_dax_nocache(dax_dev);
+	set_dax_nomc(dax_dev);
+	if (sync)
+		set_dax_synchronous(dax_dev);
+	return dax_dev;
+}
+
+int rpmem_dax_add_host(struct dax_device *dax_dev, struct gendisk *disk)
+{
+	return dax_add_host(dax_dev, disk);
+}
+
+void rpmem_dax_remove_host(struct gendisk *disk)
+{
+	dax_remove_host(disk);
+}
+
+void rpmem_dax_write_cache(struct dax_device *dax_dev, bool wc)
+{
+	dax_write_cache(dax_dev, wc);
+}
+
+/* No new users; waits for current ones. */
+void rpmem_kill_dax(struct dax_device *dax_dev)
+{
+	kill_dax(dax_dev);
+}
+
+void rpmem_put_dax(struct dax_device *dax_dev)
+{
+	put_dax(dax_dev);
+}
+
+int rpmem_dax_notify_failure(struct dax_device *dax_dev, u64 offset, u64 len, int mf_flags)
+{
+	return dax_holder_notify_failure(dax_dev, offset, len, mf_flags);
+}
+
+/* ---- bio --------------------------------------------------------------------------- */
+
+void rpmem_bio_iter_init(struct bio *bio, struct bvec_iter *iter)
+{
+	*iter = bio->bi_iter;
+}
+
+bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *seg)
+{
+	struct bio_vec bv;
+
+	if (!iter->bi_size)
+		return false;
+	bv = bio_iter_iovec(bio, *iter);
+	seg->page = bv.bv_page;
+	seg->offset = bv.bv_offset;
+	seg->len = bv.bv_len;
+	seg->sector = iter->bi_sector;
+	bio_advance_iter_single(bio, iter, bv.bv_len);
+	return true;
+}
+
+bool rpmem_bio_is_preflush(struct bio *bio) { return bio->bi_opf & REQ_PREFLUSH; }
+bool rpmem_bio_is_fua(struct bio *bio) { return bio->bi_opf & REQ_FUA; }
+bool rpmem_bio_is_write(struct bio *bio) { return op_is_write(bio_op(bio)); }
+bool rpmem_bio_has_data(struct bio *bio) { return bio_has_data(bio); }
+
+/* Returns the start time for rpmem_bio_end_acct(), or 0 when iostats are off. */
+unsigned long rpmem_bio_start_acct(struct bio *bio)
+{
+	if (!blk_queue_io_stat(bio->bi_bdev->bd_disk->queue))
+		return 0;
+	return bio_start_io_acct(bio) | 1;
+}
+
+void rpmem_bio_end_acct(struct bio *bio, unsigned long start)
+{
+	if (start)
+		bio_end_io_acct(bio, start);
+}
+
+void rpmem_bio_endio(struct bio *bio, int err)
+{
+	if (err)
+		bio->bi_status = errno_to_blk_status(err);
+	bio_endio(bio);
+}
+
+/* ---- data movement ------------------------------------------------------------------ */
+
+/* Machine-check-safe copy from pmem into a page; returns the bytes NOT copied. */
+unsigned long rpmem_copy_mc_to_page(struct page *page, u32 off, const void *src, u32 len)
+{
+	void *mem = kmap_local_page(page);
+	unsigned long rem = copy_mc_to_kernel(mem + off, src, len);
+
+	kunmap_local(mem);
+	flush_dcache_page(page);
+	return rem;
+}
+
+/* Non-temporal copy from a page into pmem. */
+void rpmem_copy_page_to_pmem(void *dst, struct page *page, u32 off, u32 len)
+{
+	void *mem;
+
+	flush_dcache_page(page);
+	mem = kmap_local_page(page);
+	memcpy_flushcache(dst, mem + off, len);
+	kunmap_local(mem);
+}
+
+size_t rpmem_copy_from_iter_flushcache(void *addr, size_t bytes, struct iov_iter *i)
+{
+	return _copy_from_iter_flushcache(addr, bytes, i);
+}
+
+struct page *rpmem_zero_page(void)
+{
+	return ZERO_PAGE(0);
+}

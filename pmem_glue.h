@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Interface of rust_pmem's C glue (pmem_glue.c). glue.rs mirrors it for Rust: keep the
+ * two in step.
+ */
+#ifndef RUST_PMEM_GLUE_H
+#define RUST_PMEM_GLUE_H
+
+#include <linux/memremap.h>
+#include <linux/types.h>
+
+struct bio;
+struct bvec_iter;
+struct dax_device;
+struct device;
+struct gendisk;
+struct iov_iter;
+struct nd_namespace_common;
+struct page;
+
+/* What the Rust side learns about a mapped namespace. */
+struct rpmem_map_info {
+	void *virt_addr;
+	u64 phys_addr;
+	u64 size;
+	u64 data_offset;
+	u64 pfn_pad;
+	u64 bb_start;		/* physical range scanned for badblocks */
+	u64 bb_end;
+	u32 sector_size;
+	int nid;
+	bool pagemap;		/* struct pages exist: fs-dax possible */
+	bool sync;		/* is_nvdimm_sync(): MAP_SYNC allowed */
+	bool has_cache;		/* nvdimm_has_cache() */
+};
+
+/* The dev_pagemap, devm-owned; its memory_failure op calls back into Rust. */
+struct rpmem_pgmap {
+	struct dev_pagemap pgmap;
+	u64 phys_addr;
+	u64 data_offset;
+	void *owner;		/* Rust device data, NULL outside attach..remove */
+};
+
+struct rpmem_disk_cfg {
+	u32 logical_block_size;
+	int nid;
+	bool fua;
+	bool dax;
+	u64 sectors;
+};
+
+/* One single-page segment of a bio, as bio_for_each_segment() yields it. */
+struct rpmem_seg {
+	struct page *page;
+	u32 offset;
+	u32 len;
+	u64 sector;
+};
+
+/* Implemented in Rust (nd.rs, block.rs, dax_ops.rs): the kernel's calls into the driver. */
+int rpmem_rs_probe(struct device *dev);
+void rpmem_rs_remove(struct device *dev);
+void rpmem_rs_notify(struct device *dev, int event);
+void rpmem_rs_submit_bio(void *data, struct bio *bio);
+long rpmem_rs_direct_access(void *data, pgoff_t pgoff, long nr_pages, int mode,
+			    void **kaddr, unsigned long *pfn);
+int rpmem_rs_zero_page_range(void *data, pgoff_t pgoff, size_t nr_pages);
+size_t rpmem_rs_recovery_write(void *data, pgoff_t pgoff, void *addr, size_t bytes,
+			       struct iov_iter *iter);
+int rpmem_rs_memory_failure(void *data, u64 offset, u64 len, int mf_flags);
+struct dax_device *rpmem_rs_disk_dax(void *data);
+
+/* Implemented in C: the driver's calls into the kernel. */
+int rpmem_driver_register(void);
+void rpmem_driver_unregister(void);
+struct nd_namespace_common *rpmem_common_probe(struct device *dev);
+bool rpmem_is_btt(struct device *dev);
+bool rpmem_is_pfn(struct device *dev);
+int rpmem_attach_btt(struct nd_namespace_common *ndns);
+void rpmem_detach_btt(struct device *dev);
+int rpmem_raw_enable(struct device *dev, struct nd_namespace_common *ndns);
+void rpmem_raw_disable(struct device *dev, struct nd_namespace_common *ndns);
+int rpmem_btt_probe(struct device *dev, struct nd_namespace_common *ndns);
+int rpmem_pfn_probe(struct device *dev, struct nd_namespace_common *ndns);
+int rpmem_dax_probe(struct device *dev, struct nd_namespace_common *ndns);
+void rpmem_btt_revalidate_region(struct device *dev);
+void *rpmem_get_drvdata(struct device *dev);
+void rpmem_set_drvdata(struct device *dev, void *data);
+int rpmem_flush(struct device *dev, struct bio *bio);
+int rpmem_has_flush(struct device *dev);
+int rpmem_map_namespace(struct device *dev, struct nd_namespace_common *ndns,
+			struct rpmem_map_info *info, struct rpmem_pgmap **pgmap_out);
+void rpmem_pgmap_set_owner(struct rpmem_pgmap *p, void *owner);
+struct gendisk *rpmem_alloc_disk(struct nd_namespace_common *ndns,
+				 const struct rpmem_disk_cfg *cfg, void *private_data);
+int rpmem_add_disk(struct device *dev, struct gendisk *disk);
+void rpmem_del_disk(struct gendisk *disk);
+void rpmem_put_disk(struct gendisk *disk);
+void rpmem_check_and_set_ro(struct gendisk *disk);
+struct dax_device *rpmem_alloc_dax(void *private, bool sync);
+int rpmem_dax_add_host(struct dax_device *dax_dev, struct gendisk *disk);
+void rpmem_dax_remove_host(struct gendisk *disk);
+void rpmem_dax_write_cache(struct dax_device *dax_dev, bool wc);
+void rpmem_kill_dax(struct dax_device *dax_dev);
+void rpmem_put_dax(struct dax_device *dax_dev);
+int rpmem_dax_notify_failure(struct dax_device *dax_dev, u64 offset, u64 len, int mf_flags);
+void rpmem_bio_iter_init(struct bio *bio, struct bvec_iter *iter);
+bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *seg);
+bool rpmem_bio_is_preflush(struct bio *bio);
+bool rpmem_bio_is_fua(struct bio *bio);
+bool rpmem_bio_is_write(struct bio *bio);
+bool rpmem_bio_has_data(struct bio *bio);
+unsigned long rpmem_bio_start_acct(struct bio *bio);
+void rpmem_bio_end_acct(struct bio *bio, unsigned long start);
+void rpmem_bio_endio(struct bio *bio, int err);
+unsigned long rpmem_copy_mc_to_page(struct page *page, u32 off, const void *src, u32 len);
+void rpmem_copy_page_to_pmem(void *dst, struct page *page, u32 off, u32 len);
+size_t rpmem_copy_from_iter_flushcache(void *addr, size_t bytes, struct iov_iter *i);
+struct page *rpmem_zero_page(void);
+
+#endif /* RUST_PMEM_GLUE_H */

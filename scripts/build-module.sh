@@ -1,0 +1,24 @@
+#!/bin/bash
+# Build rust_pmem.ko (and the test tools) against the cached kernel, inside the build
+# root. Provisions first if needed (a no-op when everything is cached).
+# Usage: scripts/build-module.sh [rustfmt|rustfmtcheck]   env: CLIPPY=1, FLAVOUR=base|debug
+. "$(dirname "$0")/lib.sh"
+FLAVOUR=${FLAVOUR:-base}
+
+bash "$REPO/scripts/provision.sh" "$FLAVOUR"
+KD=$(kdir_in_root "$FLAVOUR")
+margs=$(tr '\n' ' ' <"$ROOT$KD/../make-args" 2>/dev/null || true)
+
+case "${1:-}" in
+rustfmt | rustfmtcheck)
+	check=; [ "$1" = rustfmtcheck ] && check=--check
+	in_root /bin/sh -c "cd /src && rustfmt --edition 2021 --config-path $KD/.rustfmt.toml $check *.rs"
+	exit
+	;;
+esac
+
+build() {
+	in_root /bin/sh -c "make -s -C $KD M=/src CONFIG_BLK_DEV_PMEM_RUST=m ${CLIPPY:+CLIPPY=1} $margs modules \
+		&& make -s -C /src/tests/tools OUT=/src/build/tools"
+}
+step "rust_pmem.ko" build
