@@ -20,8 +20,8 @@ use kernel::{
 use crate::{
     glue,
     nd::{
-        NdDevice,
         Namespace, //
+        NdDevice,
     },
 };
 

@@ -191,7 +191,11 @@ extern "C" fn rpmem_rs_direct_access(
 }
 
 #[no_mangle]
-extern "C" fn rpmem_rs_zero_page_range(data: *mut c_void, pgoff: c_ulong, nr_pages: usize) -> c_int {
+extern "C" fn rpmem_rs_zero_page_range(
+    data: *mut c_void,
+    pgoff: c_ulong,
+    nr_pages: usize,
+) -> c_int {
     // SAFETY: Called through the dax_operations of a live device.
     let pmem = unsafe { pmem(data) };
     match pmem.zero_page_range(widen(pgoff), widen(nr_pages)) {
@@ -220,7 +224,12 @@ pub(crate) struct RecoveryIter {
 
 /// `dev_pagemap_ops.memory_failure` of the namespace's pages.
 #[no_mangle]
-extern "C" fn rpmem_rs_memory_failure(data: *mut c_void, offset: u64, len: u64, flags: c_int) -> c_int {
+extern "C" fn rpmem_rs_memory_failure(
+    data: *mut c_void,
+    offset: u64,
+    len: u64,
+    flags: c_int,
+) -> c_int {
     // SAFETY: `data` is the pagemap owner, the `Pmem`, which clears it before it goes.
     let pmem = unsafe { pmem(data) };
     match pmem.memory_failure(offset, len, flags) {

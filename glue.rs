@@ -22,6 +22,18 @@ pub(crate) struct RpmemPgmap {
     _private: [u8; 0],
 }
 
+/// An opaque `struct badblocks`.
+#[repr(C)]
+pub(crate) struct Badblocks {
+    _private: [u8; 0],
+}
+
+/// An opaque `struct kernfs_node`.
+#[repr(C)]
+pub(crate) struct KernfsNode {
+    _private: [u8; 0],
+}
+
 /// An opaque `struct dax_device`.
 #[repr(C)]
 pub(crate) struct DaxDevice {
@@ -102,12 +114,18 @@ extern "C" {
         ndns: *mut NdNamespaceCommon,
     ) -> c_int;
     pub(crate) fn rpmem_raw_disable(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon);
-    pub(crate) fn rpmem_btt_probe(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon)
-        -> c_int;
-    pub(crate) fn rpmem_pfn_probe(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon)
-        -> c_int;
-    pub(crate) fn rpmem_dax_probe(dev: *mut bindings::device, ndns: *mut NdNamespaceCommon)
-        -> c_int;
+    pub(crate) fn rpmem_btt_probe(
+        dev: *mut bindings::device,
+        ndns: *mut NdNamespaceCommon,
+    ) -> c_int;
+    pub(crate) fn rpmem_pfn_probe(
+        dev: *mut bindings::device,
+        ndns: *mut NdNamespaceCommon,
+    ) -> c_int;
+    pub(crate) fn rpmem_dax_probe(
+        dev: *mut bindings::device,
+        ndns: *mut NdNamespaceCommon,
+    ) -> c_int;
     pub(crate) fn rpmem_get_drvdata(dev: *mut bindings::device) -> *mut c_void;
     pub(crate) fn rpmem_set_drvdata(dev: *mut bindings::device, data: *mut c_void);
 
@@ -132,6 +150,29 @@ extern "C" {
     pub(crate) fn rpmem_del_disk(disk: *mut bindings::gendisk);
     pub(crate) fn rpmem_put_disk(disk: *mut bindings::gendisk);
     pub(crate) fn rpmem_check_and_set_ro(disk: *mut bindings::gendisk);
+
+    pub(crate) fn rpmem_badblocks_new(dev: *mut bindings::device) -> *mut Badblocks;
+    pub(crate) fn rpmem_badblocks_populate(
+        dev: *mut bindings::device,
+        bb: *mut Badblocks,
+        start: u64,
+        end: u64,
+    );
+    pub(crate) fn rpmem_badblocks_check(
+        bb: *mut Badblocks,
+        sector: u64,
+        nr: u64,
+        first_bad: *mut u64,
+        num_bad: *mut u64,
+    ) -> bool;
+    pub(crate) fn rpmem_badblocks_any(bb: *mut Badblocks) -> bool;
+    pub(crate) fn rpmem_badblocks_clear(bb: *mut Badblocks, sector: u64, nr: u64);
+    pub(crate) fn rpmem_disk_set_bb(disk: *mut bindings::gendisk, bb: *mut Badblocks);
+    pub(crate) fn rpmem_bb_state_get(disk: *mut bindings::gendisk) -> *mut KernfsNode;
+    pub(crate) fn rpmem_bb_state_put(kn: *mut KernfsNode);
+    pub(crate) fn rpmem_bb_state_notify(kn: *mut KernfsNode);
+    pub(crate) fn rpmem_clear_poison(dev: *mut bindings::device, phys: u64, len: u32) -> c_long;
+    pub(crate) fn rpmem_poison_cleared(virt_addr: *mut c_void, phys: u64, len: u64);
 
     pub(crate) fn rpmem_alloc_dax(private: *const c_void, sync: bool) -> *mut DaxDevice;
     pub(crate) fn rpmem_dax_add_host(dax: *mut DaxDevice, disk: *mut bindings::gendisk) -> c_int;

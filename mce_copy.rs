@@ -71,19 +71,34 @@ impl PmemMap {
         self.at(off, len)
     }
 
+    /// After the platform cleared poison in `off..off + len` (physical address `phys`):
+    /// make poisoned pages present again and drop stale cache lines.
+    pub(crate) fn poison_cleared(&self, off: u64, phys: u64, len: u64) -> Result {
+        let addr = self.at(off, len)?;
+        // SAFETY: `addr..addr + len` is inside the mapping (checked above) and `phys` is
+        // its physical address, as the caller computed it from the same offset.
+        unsafe { glue::rpmem_poison_cleared(addr, phys, len) };
+        Ok(())
+    }
+
     /// Copies `seg.len` bytes at `off` into the segment's page, machine-check safe.
-    pub(crate) fn read_into(&self, off: u64, seg: &Segment) -> Result<core::result::Result<(), McError>> {
+    pub(crate) fn read_into(
+        &self,
+        off: u64,
+        seg: &Segment,
+    ) -> Result<core::result::Result<(), McError>> {
         let src = self.at(off, seg.len.into())?;
         // SAFETY: `src` is valid for `seg.len` bytes (checked above); the segment's page
         // belongs to a live bio and `offset + len` stays within that page.
-        let rem = unsafe {
-            glue::rpmem_copy_mc_to_page(seg.page.as_ptr(), seg.offset, src, seg.len)
-        };
+        let rem =
+            unsafe { glue::rpmem_copy_mc_to_page(seg.page.as_ptr(), seg.offset, src, seg.len) };
         if rem == 0 {
             return Ok(Ok(()));
         }
         let rem = u32::try_from(rem).unwrap_or(seg.len).min(seg.len);
-        Ok(Err(McError { copied: seg.len - rem }))
+        Ok(Err(McError {
+            copied: seg.len - rem,
+        }))
     }
 
     /// Copies the segment's data to `off`, with non-temporal stores.
@@ -124,8 +139,8 @@ impl PmemMap {
     ) -> usize {
         let start = self.virt.as_ptr() as usize;
         let a = addr as usize;
-        let in_map = a >= start
-            && u64::try_from(a - start + bytes).is_ok_and(|end| end <= self.len);
+        let in_map =
+            a >= start && u64::try_from(a - start + bytes).is_ok_and(|end| end <= self.len);
         if !in_map {
             return 0;
         }

@@ -166,6 +166,17 @@ impl NdDevice {
         Ok(ret == NVDIMM_FLUSH_ASYNC)
     }
 
+    /// `nvdimm_clear_poison()`: asks the platform to clear `len` bytes of poison at the
+    /// physical address `phys`; the number of bytes it reports cleared.
+    pub(crate) fn clear_poison(&self, phys: u64, len: u32) -> Result<u64> {
+        // SAFETY: `self` is the bound device; the bus validates the range.
+        let ret = unsafe { glue::rpmem_clear_poison(self.as_raw(), phys, len) };
+        match u64::try_from(ret) {
+            Ok(cleared) => Ok(cleared),
+            Err(_) => Err(i32::try_from(ret).map_or(EIO, Error::from_errno)),
+        }
+    }
+
     fn drvdata(&self) -> *mut c_void {
         // SAFETY: `self` holds a reference on the device.
         unsafe { glue::rpmem_get_drvdata(self.as_raw()) }

@@ -340,6 +340,100 @@ void rpmem_check_and_set_ro(struct gendisk *disk)
 	nvdimm_check_and_set_ro(disk);
 }
 
+/* ---- badblocks and poison ------------------------------------------------------- */
+
+/* A devm-owned badblocks table for @dev (freed after remove, after the disk). */
+struct badblocks *rpmem_badblocks_new(struct device *dev)
+{
+	struct badblocks *bb = devm_kzalloc(dev, sizeof(*bb), GFP_KERNEL);
+
+	if (!bb)
+		return ERR_PTR(-ENOMEM);
+	if (devm_init_badblocks(dev, bb))
+		return ERR_PTR(-ENOMEM);
+	return bb;
+}
+
+/* Adds the bus's known bad ranges within [start, end] (physical) to @bb. */
+void rpmem_badblocks_populate(struct device *dev, struct badblocks *bb, u64 start, u64 end)
+{
+	struct range range = { .start = start, .end = end };
+
+	nvdimm_badblocks_populate(to_nd_region(dev->parent), bb, &range);
+}
+
+/* True when [sector, sector + nr) overlaps a bad range; the first one is returned. */
+bool rpmem_badblocks_check(struct badblocks *bb, u64 sector, u64 nr, u64 *first_bad,
+			   u64 *num_bad)
+{
+	sector_t first, num;
+
+	if (!READ_ONCE(bb->count))
+		return false;
+	if (!badblocks_check(bb, sector, nr, &first, &num))
+		return false;
+	*first_bad = first;
+	*num_bad = num;
+	return true;
+}
+
+bool rpmem_badblocks_any(struct badblocks *bb)
+{
+	return READ_ONCE(bb->count) != 0;
+}
+
+void rpmem_badblocks_clear(struct badblocks *bb, u64 sector, u64 nr)
+{
+	badblocks_clear(bb, sector, nr);
+}
+
+void rpmem_disk_set_bb(struct gendisk *disk, struct badblocks *bb)
+{
+	disk->bb = bb;
+}
+
+/* The disk's "badblocks" sysfs node, for change notifications (NULL if absent). */
+struct kernfs_node *rpmem_bb_state_get(struct gendisk *disk)
+{
+	return sysfs_get_dirent(disk_to_dev(disk)->kobj.sd, "badblocks");
+}
+
+void rpmem_bb_state_put(struct kernfs_node *kn)
+{
+	sysfs_put(kn);
+}
+
+void rpmem_bb_state_notify(struct kernfs_node *kn)
+{
+	sysfs_notify_dirent(kn);
+}
+
+/* The platform's clear-error for [phys, phys + len): bytes cleared, or -errno. */
+long rpmem_clear_poison(struct device *dev, u64 phys, u32 len)
+{
+	return nvdimm_clear_poison(dev, phys, len);
+}
+
+/*
+ * After a clear: make the pages present again where memory_failure() marked them
+ * poisoned (only pmem in the linear map has struct pages with HWPoison), and drop
+ * stale cache lines of the range.
+ */
+void rpmem_poison_cleared(void *virt_addr, u64 phys, u64 len)
+{
+	unsigned long pfn, pfn_end = PHYS_PFN(phys + len);
+
+	if (!is_vmalloc_addr(virt_addr)) {
+		for (pfn = PHYS_PFN(phys); pfn < pfn_end; pfn++) {
+			struct page *page = pfn_to_page(pfn);
+
+			if (test_and_clear_pmem_poison(page))
+				clear_mce_nospec(pfn);
+		}
+	}
+	arch_invalidate_pmem(virt_addr, len);
+}
+
 /* ---- DAX device ------------------------------------------------------------------- */
 
 static long rpmem_dax_direct_access(struct dax_device *dax_dev, pgoff_t pgoff, long nr_pages,

@@ -9,12 +9,14 @@
 #include <linux/memremap.h>
 #include <linux/types.h>
 
+struct badblocks;
 struct bio;
 struct bvec_iter;
 struct dax_device;
 struct device;
 struct gendisk;
 struct iov_iter;
+struct kernfs_node;
 struct nd_namespace_common;
 struct page;
 
@@ -98,6 +100,18 @@ int rpmem_add_disk(struct device *dev, struct gendisk *disk);
 void rpmem_del_disk(struct gendisk *disk);
 void rpmem_put_disk(struct gendisk *disk);
 void rpmem_check_and_set_ro(struct gendisk *disk);
+struct badblocks *rpmem_badblocks_new(struct device *dev);
+void rpmem_badblocks_populate(struct device *dev, struct badblocks *bb, u64 start, u64 end);
+bool rpmem_badblocks_check(struct badblocks *bb, u64 sector, u64 nr, u64 *first_bad,
+			   u64 *num_bad);
+bool rpmem_badblocks_any(struct badblocks *bb);
+void rpmem_badblocks_clear(struct badblocks *bb, u64 sector, u64 nr);
+void rpmem_disk_set_bb(struct gendisk *disk, struct badblocks *bb);
+struct kernfs_node *rpmem_bb_state_get(struct gendisk *disk);
+void rpmem_bb_state_put(struct kernfs_node *kn);
+void rpmem_bb_state_notify(struct kernfs_node *kn);
+long rpmem_clear_poison(struct device *dev, u64 phys, u32 len);
+void rpmem_poison_cleared(void *virt_addr, u64 phys, u64 len);
 struct dax_device *rpmem_alloc_dax(void *private, bool sync);
 int rpmem_dax_add_host(struct dax_device *dax_dev, struct gendisk *disk);
 void rpmem_dax_remove_host(struct gendisk *disk);

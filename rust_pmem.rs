@@ -18,6 +18,7 @@
 //! All `unsafe` lives in the wrapper modules `nd`, `block`, `dax_ops` and `mce_copy`
 //! over the C glue (`pmem_glue.c`); this file is safe Rust.
 
+mod badblocks;
 mod block;
 mod dax_ops;
 mod geometry;
@@ -27,6 +28,7 @@ mod nd;
 
 use kernel::prelude::*;
 
+use badblocks::BadBlocks;
 use block::{
     Bio,
     Disk,
@@ -43,7 +45,8 @@ use dax_ops::{
 use geometry::{
     Geometry,
     PAGE_SHIFT,
-    PAGE_SIZE, //
+    PAGE_SIZE,
+    SECTOR_SHIFT, //
 };
 use mce_copy::PmemMap;
 use nd::{
@@ -96,7 +99,10 @@ fn refuse_claimed(nd: &NdDevice, ns: &Namespace) -> Result {
     for kind in [InfoBlock::Btt, InfoBlock::Pfn, InfoBlock::Dax] {
         match nd.probe_info_block(ns, kind) {
             Ok(()) => {
-                dev_dbg!(nd.dev(), "namespace claimed by an info block, not served raw\n");
+                dev_dbg!(
+                    nd.dev(),
+                    "namespace claimed by an info block, not served raw\n"
+                );
                 return Err(ENXIO);
             }
             Err(e) if e == EOPNOTSUPP && !matches!(kind, InfoBlock::Btt) => return Err(e),
@@ -105,6 +111,11 @@ fn refuse_claimed(nd: &NdDevice, ns: &Namespace) -> Result {
     }
     nd.raw_disable(ns);
     Ok(())
+}
+
+/// Sectors covering `bytes` bytes.
+fn sectors(bytes: u64) -> u64 {
+    bytes.div_ceil(geometry::SECTOR_SIZE)
 }
 
 /// What a DAX access found: the kernel address and pfn of `pgoff`, and how many pages
@@ -123,6 +134,8 @@ pub(crate) struct Pmem {
     map: PmemMap,
     geo: Geometry,
     phys_addr: u64,
+    bb: BadBlocks,
+    bb_range: (u64, u64),
     pagemap: Option<Pagemap>,
     dax: Option<DaxDev>,
 }
@@ -164,6 +177,9 @@ impl Pmem {
 
     fn do_read(&self, seg: &Segment) -> Result {
         let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
+        if self.bb.check(seg.sector, sectors(seg.len.into())).is_some() {
+            return Err(EIO);
+        }
         match self.map.read_into(off, seg)? {
             Ok(()) => Ok(()),
             Err(_poison) => Err(EIO),
@@ -172,46 +188,130 @@ impl Pmem {
 
     fn do_write(&self, seg: &Segment) -> Result {
         let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
+        self.clear_if_bad(seg.sector, off, seg.len)?;
         self.map.write_from(off, seg)
     }
 
-    /// `dax_operations.direct_access`.
+    /// Before a write of `len` bytes at `sector` (mapping offset `off`): if the range is
+    /// known bad, clear it, as pmem.c's `pmem_clear_poison()` does.
+    fn clear_if_bad(&self, sector: u64, off: u64, len: u32) -> Result {
+        if self.bb.check(sector, sectors(len.into())).is_none() {
+            return Ok(());
+        }
+        let cleared = self.clear_poison(off, len)?;
+        if cleared < u64::from(len) {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// Asks the platform to clear `off..off + len`; on success the pages are made present
+    /// again and the cleared sectors leave the badblocks table. Returns the bytes cleared.
+    fn clear_poison(&self, off: u64, len: u32) -> Result<u64> {
+        let phys = self.phys_addr.checked_add(off).ok_or(EIO)?;
+        let cleared = self.nd.clear_poison(phys, len).map_err(|_| EIO)?;
+        if cleared > 0 {
+            self.map.poison_cleared(off, phys, cleared)?;
+        }
+        self.bb
+            .clear(self.geo.offset_sector(off), cleared >> SECTOR_SHIFT);
+        Ok(cleared)
+    }
+
+    /// `dax_operations.direct_access`: `-EHWPOISON` over a known bad page; in recovery
+    /// mode, the number of good pages before the first bad one (at least one).
     pub(crate) fn direct_access(
         &self,
         pgoff: u64,
-        _nr_pages: c_long,
-        _mode: AccessMode,
+        nr_pages: c_long,
+        mode: AccessMode,
     ) -> Result<DaxAccess> {
         let off = self.geo.page_offset(pgoff)?;
         let kaddr = self.map.kaddr(off, PAGE_SIZE)?;
         let pfn = self.phys_addr.checked_add(off).ok_or(ERANGE)? >> PAGE_SHIFT;
-        let pages = c_long::try_from(self.geo.pages_from(off)).map_err(|_| ERANGE)?;
+        let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
+        let want = u64::try_from(nr_pages).map_err(|_| EINVAL)?;
+        let nr_sectors = want.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
+        let pages = if let Some(bad) = self.bb.check(sector, nr_sectors) {
+            if mode != AccessMode::RecoveryWrite {
+                return Err(EHWPOISON);
+            }
+            // The recovery stride is one page: the clear functions do not handle large
+            // chunks (such as 2 MiB) reliably.
+            let good = bad.first.saturating_sub(sector) << SECTOR_SHIFT;
+            (good.div_ceil(PAGE_SIZE)).max(1)
+        } else if self.bb.any() {
+            // Bad blocks exist, but not here: vouch only for the requested range.
+            want
+        } else {
+            self.geo.pages_from(off)
+        };
+        let pages = c_long::try_from(pages).map_err(|_| ERANGE)?;
         Ok(DaxAccess { kaddr, pfn, pages })
     }
 
-    /// `dax_operations.zero_page_range`: whole pages of zeroes, through the write path.
+    /// `dax_operations.zero_page_range`: whole pages of zeroes, through the write path
+    /// (so known poison is cleared first).
     pub(crate) fn zero_page_range(&self, pgoff: u64, nr_pages: u64) -> Result {
         for i in 0..nr_pages {
-            let off = self.geo.page_offset(pgoff.checked_add(i).ok_or(ERANGE)?)?;
+            let pgoff = pgoff.checked_add(i).ok_or(ERANGE)?;
+            let off = self.geo.page_offset(pgoff)?;
+            let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
+            self.clear_if_bad(sector, off, geometry::PAGE_SIZE_U32)?;
             self.map.write_zero_page(off)?;
         }
         Ok(())
     }
 
-    /// `dax_operations.recovery_write`: the bytes copied from `iter` to `addr`.
+    /// `dax_operations.recovery_write`: copy `bytes` from `iter` to `addr` (page `pgoff`),
+    /// clearing known poison first. Poison can only be cleared in whole pages, so a
+    /// misaligned recovery write copies nothing. Returns the bytes copied.
     pub(crate) fn recovery_write(
         &self,
-        _pgoff: u64,
+        pgoff: u64,
         addr: *mut c_void,
         bytes: usize,
         iter: RecoveryIter,
     ) -> usize {
-        self.map.copy_from_iter(addr, bytes, iter.iter)
+        let in_page = (addr as usize) % (PAGE_SIZE as usize);
+        let span = match in_page
+            .checked_add(bytes)
+            .map(|end| end.next_multiple_of(PAGE_SIZE as usize))
+        {
+            Some(span) => span,
+            None => return 0,
+        };
+        let (Ok(span), Some(sector)) = (
+            u64::try_from(span),
+            pgoff.checked_mul(PAGE_SIZE).map(|b| b >> SECTOR_SHIFT),
+        ) else {
+            return 0;
+        };
+        if self.bb.check(sector, span >> SECTOR_SHIFT).is_none() {
+            return self.map.copy_from_iter(addr, bytes, iter.iter);
+        }
+        if in_page != 0 || bytes % (PAGE_SIZE as usize) != 0 {
+            dev_dbg!(
+                self.nd.dev(),
+                "poison found, but the recovery write is not page aligned\n"
+            );
+            return 0;
+        }
+        let (Ok(off), Ok(len)) = (self.geo.page_offset(pgoff), u32::try_from(span)) else {
+            return 0;
+        };
+        match self.clear_poison(off, len) {
+            Ok(cleared) if cleared >= span => self.map.copy_from_iter(addr, bytes, iter.iter),
+            _ => 0,
+        }
     }
 
     /// `dev_pagemap_ops.memory_failure`: tell the filesystem holding the DAX device.
     pub(crate) fn memory_failure(&self, offset: u64, len: u64, flags: c_int) -> Result {
-        self.dax.as_ref().ok_or(EOPNOTSUPP)?.notify_failure(offset, len, flags)
+        self.dax
+            .as_ref()
+            .ok_or(EOPNOTSUPP)?
+            .notify_failure(offset, len, flags)
     }
 
     /// The DAX device, for the `dax/write_cache` attribute (null without DAX).
@@ -240,7 +340,7 @@ pub(crate) struct PmemDevice {
     _host: Option<DaxHost>,
     _kill: Option<DaxKill>,
     disk: Disk,
-    _pmem: KBox<Pmem>,
+    pmem: KBox<Pmem>,
 }
 
 impl PmemDevice {
@@ -264,6 +364,8 @@ impl PmemDevice {
                 map: PmemMap::new(&info)?,
                 geo,
                 phys_addr: info.phys_addr,
+                bb: BadBlocks::new(nd)?,
+                bb_range: (info.bb_start, info.bb_end),
                 pagemap,
                 dax: None,
             },
@@ -277,6 +379,8 @@ impl PmemDevice {
             sectors: geo.capacity_sectors(),
         };
         let disk = Disk::new(ns, &cfg, &pmem)?;
+        pmem.bb.populate(nd, info.bb_start, info.bb_end);
+        pmem.bb.attach(&disk);
         let dax = DaxDev::new(&pmem, info.sync)?;
         pmem.dax = dax;
         let (host, kill) = match &pmem.dax {
@@ -296,7 +400,7 @@ impl PmemDevice {
                 _host: host,
                 _kill: kill,
                 disk,
-                _pmem: pmem,
+                pmem,
             },
             GFP_KERNEL,
         )?;
@@ -304,6 +408,7 @@ impl PmemDevice {
             .add(nd)
             .inspect_err(|e| dev_err!(nd.dev(), "cannot add the disk: {:?}\n", e))?;
         dev.disk.check_and_set_ro();
+        dev.pmem.bb.watch(nd, &dev.disk);
         Ok(dev)
     }
 
@@ -311,7 +416,10 @@ impl PmemDevice {
     pub(crate) fn notify(&self, event: Event) {
         match event {
             Event::RevalidateRegion => self.disk.check_and_set_ro(),
-            Event::RevalidatePoison => {}
+            Event::RevalidatePoison => {
+                let (start, end) = self.pmem.bb_range;
+                self.pmem.bb.populate(&self.pmem.nd, start, end);
+            }
         }
     }
 }
