@@ -11,6 +11,10 @@ obj-$(CONFIG_BLK_DEV_PMEM_RUST) += rust_pmem.o
 # rust_pmem.rs is compiled to rust_pmem_crate.o (the crate is still named rust_pmem).
 rust_pmem-y := rust_pmem_crate.o pmem_glue.o
 ccflags-y += -I$(srctree)/drivers/nvdimm
+# RUST_PMEM_TEST=1: the test build (debugfs latent-poison injection).
+ifeq ($(RUST_PMEM_TEST),1)
+rustflags-y += --cfg rust_pmem_test
+endif
 
 $(obj)/rust_pmem_crate.o: $(src)/rust_pmem.rs FORCE
 	+$(call if_changed_rule,rustc_o_rs)

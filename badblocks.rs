@@ -88,6 +88,16 @@ impl BadBlocks {
         bad.then_some(BadRange { first, len })
     }
 
+    /// Records `sector..sector + nr` as bad (acknowledged) and tells sysfs pollers.
+    pub(crate) fn set(&self, sector: u64, nr: u64) {
+        if nr == 0 {
+            return;
+        }
+        // SAFETY: By the invariants, the table is live.
+        unsafe { glue::rpmem_badblocks_set(self.bb.as_ptr(), sector, nr) };
+        self.notify();
+    }
+
     /// Forgets `sector..sector + nr` and tells sysfs pollers.
     pub(crate) fn clear(&self, sector: u64, nr: u64) {
         if nr == 0 {

@@ -92,6 +92,13 @@ impl Disk {
     pub(crate) fn as_raw(&self) -> *mut bindings::gendisk {
         self.raw.as_ptr()
     }
+
+    /// The disk's name (`pmemN`).
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: `disk_name` is a NUL-terminated array inside the live gendisk, set at
+        // allocation and never changed; it lives as long as `self`.
+        unsafe { CStr::from_char_ptr(glue::rpmem_disk_name(self.raw.as_ptr())) }
+    }
 }
 
 impl Drop for Disk {

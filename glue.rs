@@ -174,6 +174,24 @@ extern "C" {
     pub(crate) fn rpmem_clear_poison(dev: *mut bindings::device, phys: u64, len: u32) -> c_long;
     pub(crate) fn rpmem_poison_cleared(virt_addr: *mut c_void, phys: u64, len: u64);
 
+    pub(crate) fn rpmem_badblocks_set(bb: *mut Badblocks, sector: u64, nr: u64);
+    pub(crate) fn rpmem_clear_caps(dev: *mut bindings::device) -> u32;
+    pub(crate) fn rpmem_copy_mc(dst: *mut c_void, src: *const c_void, len: u32) -> c_ulong;
+    pub(crate) fn rpmem_store_flushcache(dst: *mut c_void, src: *const c_void, len: u32);
+    pub(crate) fn rpmem_store_movdir64b(dst: *mut c_void, src: *const c_void, len: u32);
+    pub(crate) fn rpmem_copy_from_page(
+        dst: *mut c_void,
+        page: *mut bindings::page,
+        off: u32,
+        len: u32,
+    );
+    pub(crate) fn rpmem_copy_from_iter(
+        dst: *mut c_void,
+        bytes: usize,
+        iter: *mut bindings::iov_iter,
+    ) -> usize;
+    pub(crate) fn rpmem_disk_name(disk: *mut bindings::gendisk) -> *const c_char;
+
     pub(crate) fn rpmem_alloc_dax(private: *const c_void, sync: bool) -> *mut DaxDevice;
     pub(crate) fn rpmem_dax_add_host(dax: *mut DaxDevice, disk: *mut bindings::gendisk) -> c_int;
     pub(crate) fn rpmem_dax_remove_host(disk: *mut bindings::gendisk);
@@ -220,3 +238,10 @@ extern "C" {
     ) -> usize;
     pub(crate) fn rpmem_zero_page() -> *mut bindings::page;
 }
+
+/// `rpmem_clear_caps()`: the CPU has MOVDIR64B.
+pub(crate) const CLEAR_MOVDIR64B: u32 = 1 << 0;
+/// `rpmem_clear_caps()`: the bus has no commands (e820): nothing to clear.
+pub(crate) const CLEAR_LEGACY: u32 = 1 << 1;
+/// `rpmem_clear_caps()`: the bus has `ND_CMD_CLEAR_ERROR`.
+pub(crate) const CLEAR_DSM: u32 = 1 << 2;

@@ -177,6 +177,12 @@ impl NdDevice {
         }
     }
 
+    /// How the bus and CPU can clear poison (`glue::CLEAR_*` bits).
+    pub(crate) fn clear_caps(&self) -> u32 {
+        // SAFETY: `self` is a device whose parent is its region, on an nvdimm bus.
+        unsafe { glue::rpmem_clear_caps(self.as_raw()) }
+    }
+
     fn drvdata(&self) -> *mut c_void {
         // SAFETY: `self` holds a reference on the device.
         unsafe { glue::rpmem_get_drvdata(self.as_raw()) }

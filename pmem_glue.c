@@ -23,6 +23,10 @@
 #include <linux/set_memory.h>
 #include <linux/uio.h>
 #include <asm/cacheflush.h>
+#ifdef CONFIG_X86
+#include <asm/cpufeature.h>
+#include <asm/special_insns.h>
+#endif
 #include "pmem.h"
 #include "btt.h"
 #include "pfn.h"
@@ -432,6 +436,80 @@ void rpmem_poison_cleared(void *virt_addr, u64 phys, u64 len)
 		}
 	}
 	arch_invalidate_pmem(virt_addr, len);
+}
+
+void rpmem_badblocks_set(struct badblocks *bb, u64 sector, u64 nr)
+{
+	badblocks_set(bb, sector, nr, 1);
+}
+
+/* How this device can clear poison: a mask of RPMEM_CLEAR_*. */
+u32 rpmem_clear_caps(struct device *dev)
+{
+	struct nd_region *nd_region = to_nd_region(dev->parent);
+	struct nvdimm_bus_descriptor *nd_desc =
+		to_nd_desc(to_nvdimm_bus(nd_region->dev.parent));
+	u32 caps = 0;
+
+#ifdef CONFIG_X86
+	if (boot_cpu_has(X86_FEATURE_MOVDIR64B))
+		caps |= RPMEM_CLEAR_MOVDIR64B;
+#endif
+	if (!nd_desc->ndctl)
+		caps |= RPMEM_CLEAR_LEGACY;
+	else if (test_bit(ND_CMD_CLEAR_ERROR, &nd_desc->cmd_mask))
+		caps |= RPMEM_CLEAR_DSM;
+	return caps;
+}
+
+/* ---- buffers (the clear engine's bounce page) --------------------------------------- */
+
+/* Machine-check-safe copy from pmem to a kernel buffer; returns the bytes NOT copied. */
+unsigned long rpmem_copy_mc(void *dst, const void *src, u32 len)
+{
+	return copy_mc_to_kernel(dst, src, len);
+}
+
+/* Non-temporal copy of a kernel buffer to pmem. */
+void rpmem_store_flushcache(void *dst, const void *src, u32 len)
+{
+	memcpy_flushcache(dst, src, len);
+}
+
+/*
+ * 64-byte direct stores (MOVDIR64B): each replaces a whole cache line on the media
+ * without reading it, which is what clears poison. @dst and @len must be 64-byte
+ * aligned; only called where the CPU has the instruction.
+ */
+void rpmem_store_movdir64b(void *dst, const void *src, u32 len)
+{
+#ifdef CONFIG_X86
+	u32 i;
+
+	for (i = 0; i < len; i += 64)
+		movdir64b(dst + i, src + i);
+	wmb();
+#else
+	memcpy_flushcache(dst, src, len);
+#endif
+}
+
+void rpmem_copy_from_page(void *dst, struct page *page, u32 off, u32 len)
+{
+	void *mem = kmap_local_page(page);
+
+	memcpy(dst, mem + off, len);
+	kunmap_local(mem);
+}
+
+size_t rpmem_copy_from_iter(void *dst, size_t bytes, struct iov_iter *i)
+{
+	return copy_from_iter(dst, bytes, i);
+}
+
+const char *rpmem_disk_name(struct gendisk *disk)
+{
+	return disk->disk_name;
 }
 
 /* ---- DAX device ------------------------------------------------------------------- */

@@ -60,6 +60,11 @@ struct rpmem_seg {
 	u64 sector;
 };
 
+/* rpmem_clear_caps() bits. */
+#define RPMEM_CLEAR_MOVDIR64B	(1u << 0)	/* the CPU has MOVDIR64B */
+#define RPMEM_CLEAR_LEGACY	(1u << 1)	/* no bus commands (e820): nothing to clear */
+#define RPMEM_CLEAR_DSM		(1u << 2)	/* the bus has ND_CMD_CLEAR_ERROR */
+
 /* Implemented in Rust (nd.rs, block.rs, dax_ops.rs): the kernel's calls into the driver. */
 int rpmem_rs_probe(struct device *dev);
 void rpmem_rs_remove(struct device *dev);
@@ -112,6 +117,14 @@ void rpmem_bb_state_put(struct kernfs_node *kn);
 void rpmem_bb_state_notify(struct kernfs_node *kn);
 long rpmem_clear_poison(struct device *dev, u64 phys, u32 len);
 void rpmem_poison_cleared(void *virt_addr, u64 phys, u64 len);
+void rpmem_badblocks_set(struct badblocks *bb, u64 sector, u64 nr);
+u32 rpmem_clear_caps(struct device *dev);
+unsigned long rpmem_copy_mc(void *dst, const void *src, u32 len);
+void rpmem_store_flushcache(void *dst, const void *src, u32 len);
+void rpmem_store_movdir64b(void *dst, const void *src, u32 len);
+void rpmem_copy_from_page(void *dst, struct page *page, u32 off, u32 len);
+size_t rpmem_copy_from_iter(void *dst, size_t bytes, struct iov_iter *i);
+const char *rpmem_disk_name(struct gendisk *disk);
 struct dax_device *rpmem_alloc_dax(void *private, bool sync);
 int rpmem_dax_add_host(struct dax_device *dax_dev, struct gendisk *disk);
 void rpmem_dax_remove_host(struct gendisk *disk);

@@ -20,7 +20,9 @@
 
 mod badblocks;
 mod block;
+mod clear_poison;
 mod dax_ops;
+mod debugfs;
 mod geometry;
 mod glue;
 mod mce_copy;
@@ -35,6 +37,13 @@ use block::{
     DiskConfig,
     Segment, //
 };
+use clear_poison::{
+    Backend,
+    Fate,
+    OldData,
+    Stats,
+    SECTORS_PER_PAGE, //
+};
 use dax_ops::{
     AccessMode,
     DaxDev,
@@ -48,7 +57,19 @@ use geometry::{
     PAGE_SIZE,
     SECTOR_SHIFT, //
 };
-use mce_copy::PmemMap;
+use kernel::{
+    new_mutex,
+    sync::{
+        Arc,
+        Mutex,
+        SetOnce, //
+    },
+};
+use mce_copy::{
+    McError,
+    PmemMap,
+    Store, //
+};
 use nd::{
     Event,
     InfoBlock,
@@ -65,14 +86,18 @@ module! {
     license: "GPL v2",
 }
 
+/// The module: its debugfs directory and the nd driver (unregistered first on exit).
 struct RustPmem {
     _driver: nd::Registration,
+    _debugfs: debugfs::Root,
 }
 
 impl kernel::Module for RustPmem {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let debugfs = debugfs::Root::new();
         Ok(Self {
             _driver: nd::Registration::new()?,
+            _debugfs: debugfs,
         })
     }
 }
@@ -126,9 +151,42 @@ pub(crate) struct DaxAccess {
     pub(crate) pages: c_long,
 }
 
-/// The I/O state of one namespace: everything `submit_bio` and the DAX operations use.
-/// Its address is the disk's and the DAX device's private data, so it is boxed and
-/// outlives both (see [`PmemDevice`]).
+/// Where the new data of a write over poison comes from.
+enum Source<'a> {
+    /// A bio segment (its first byte is the write's first byte).
+    Segment(&'a Segment),
+    /// Zeroes (`zero_page_range`).
+    Zero,
+    /// A recovery write's iov_iter, consumed in order.
+    Iter(RecoveryIter),
+}
+
+impl Source<'_> {
+    /// Fills `chunk` with the new bytes at `pos` bytes into the write.
+    fn fill(&self, pos: u64, chunk: &mut [u8]) -> Result {
+        match self {
+            Source::Segment(seg) => {
+                let from = u32::try_from(pos).map_err(|_| EINVAL)?;
+                mce_copy::copy_from_segment(chunk, seg, from)
+            }
+            Source::Zero => {
+                chunk.fill(0);
+                Ok(())
+            }
+            Source::Iter(it) => {
+                if mce_copy::copy_from_iter(chunk, it.iter) == chunk.len() {
+                    Ok(())
+                } else {
+                    Err(EFAULT)
+                }
+            }
+        }
+    }
+}
+
+/// The I/O state of one namespace: everything `submit_bio`, the DAX operations and
+/// debugfs use. Its address is the disk's and the DAX device's private data; it is
+/// reference counted and outlives both (see [`PmemDevice`]).
 pub(crate) struct Pmem {
     nd: NdDevice,
     map: PmemMap,
@@ -136,8 +194,28 @@ pub(crate) struct Pmem {
     phys_addr: u64,
     bb: BadBlocks,
     bb_range: (u64, u64),
+    backend: Backend,
+    stats: Stats,
     pagemap: Option<Pagemap>,
-    dax: Option<DaxDev>,
+    dax: SetOnce<DaxDev>,
+    /// The clear engine's page buffer; its lock serialises clears on this device.
+    bounce: Pin<KBox<Mutex<KVec<u8>>>>,
+}
+
+/// The page being rewritten, read back through the machine-check-safe copy.
+struct OldPage<'a> {
+    map: &'a PmemMap,
+    page_off: u64,
+}
+
+impl OldData for OldPage<'_> {
+    fn read_sector(&self, i: usize, buf: &mut [u8]) -> core::result::Result<(), McError> {
+        let off = (i as u64) * geometry::SECTOR_SIZE + self.page_off;
+        match self.map.read_buf(off, buf) {
+            Ok(res) => res,
+            Err(_) => Err(McError { copied: 0 }),
+        }
+    }
 }
 
 impl Pmem {
@@ -175,6 +253,8 @@ impl Pmem {
         bio.end(res);
     }
 
+    /// A read: known poison fails without touching the media; a machine check during
+    /// the copy is recorded so the next access fails fast.
     fn do_read(&self, seg: &Segment) -> Result {
         let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
         if self.bb.check(seg.sector, sectors(seg.len.into())).is_some() {
@@ -182,40 +262,130 @@ impl Pmem {
         }
         match self.map.read_into(off, seg)? {
             Ok(()) => Ok(()),
-            Err(_poison) => Err(EIO),
+            Err(mc) => {
+                self.record_machine_check(off, mc);
+                Err(EIO)
+            }
         }
+    }
+
+    /// Records the sector where a copy at `off` stopped on poison.
+    fn record_machine_check(&self, off: u64, mc: McError) {
+        Stats::inc(&self.stats.machine_checks);
+        let Some(bad) = off.checked_add(mc.copied.into()) else {
+            return;
+        };
+        self.bb.set(self.geo.offset_sector(bad), 1);
+        Stats::inc(&self.stats.ranges_recorded);
     }
 
     fn do_write(&self, seg: &Segment) -> Result {
         let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
-        self.clear_if_bad(seg.sector, off, seg.len)?;
+        if self.bb.check(seg.sector, sectors(seg.len.into())).is_some() {
+            return self.write_clearing(off, seg.len, &Source::Segment(seg));
+        }
         self.map.write_from(off, seg)
     }
 
-    /// Before a write of `len` bytes at `sector` (mapping offset `off`): if the range is
-    /// known bad, clear it, as pmem.c's `pmem_clear_poison()` does.
-    fn clear_if_bad(&self, sector: u64, off: u64, len: u32) -> Result {
-        if self.bb.check(sector, sectors(len.into())).is_none() {
-            return Ok(());
-        }
-        let cleared = self.clear_poison(off, len)?;
-        if cleared < u64::from(len) {
+    /// Writes `len` bytes at mapping offset `off` over known poison, page by page
+    /// through the clear engine (see `clear_poison`). With no way to clear, nothing is
+    /// written and the records stay.
+    fn write_clearing(&self, off: u64, len: u32, src: &Source<'_>) -> Result {
+        if self.backend == Backend::None {
+            Stats::inc(&self.stats.failed_clears);
+            dev_warn!(
+                self.nd.dev(),
+                "cannot clear poison at offset {:#x}: no clear method\n",
+                off
+            );
             return Err(EIO);
+        }
+        let end = off.checked_add(len.into()).ok_or(EIO)?;
+        // Lock order: the bounce page, then the badblocks table's own seqlock.
+        let mut buf = self.bounce.lock();
+        let mut page_off = off - off % PAGE_SIZE;
+        while page_off < end {
+            let ws = off.max(page_off);
+            let we = end.min(page_off + PAGE_SIZE);
+            self.rewrite_page(page_off, ws..we, ws - off, src, &mut buf[..])
+                .inspect_err(|_| Stats::inc(&self.stats.failed_clears))?;
+            page_off += PAGE_SIZE;
         }
         Ok(())
     }
 
-    /// Asks the platform to clear `off..off + len`; on success the pages are made present
-    /// again and the cleared sectors leave the badblocks table. Returns the bytes cleared.
-    fn clear_poison(&self, off: u64, len: u32) -> Result<u64> {
-        let phys = self.phys_addr.checked_add(off).ok_or(EIO)?;
-        let cleared = self.nd.clear_poison(phys, len).map_err(|_| EIO)?;
-        if cleared > 0 {
-            self.map.poison_cleared(off, phys, cleared)?;
+    /// Rewrites the page at `page_off` with the new bytes `write` (mapping offsets),
+    /// which start `pos` bytes into the source.
+    fn rewrite_page(
+        &self,
+        page_off: u64,
+        write: core::ops::Range<u64>,
+        pos: u64,
+        src: &Source<'_>,
+        buf: &mut [u8],
+    ) -> Result {
+        let sector0 = self.geo.offset_sector(page_off);
+        let mut bad = 0u8;
+        for i in 0..SECTORS_PER_PAGE {
+            if self.bb.check(sector0 + i as u64, 1).is_some() {
+                bad |= 1 << i;
+            }
         }
-        self.bb
-            .clear(self.geo.offset_sector(off), cleared >> SECTOR_SHIFT);
-        Ok(cleared)
+        let rel = |o: u64| usize::try_from(o - page_off).map_err(|_| EINVAL);
+        let (ws, we) = (rel(write.start)?, rel(write.end)?);
+        if bad == 0 {
+            // Nothing known bad in this page: an ordinary write of the covered bytes.
+            let chunk = &mut buf[ws..we];
+            src.fill(pos, chunk)?;
+            return self.map.store(write.start, chunk, Store::Flushcache);
+        }
+        let plan = clear_poison::plan_page(ws..we, bad)?;
+        let old = OldPage {
+            map: &self.map,
+            page_off,
+        };
+        let fates = clear_poison::compose(plan, ws..we, &old, buf, |r, chunk| {
+            src.fill(pos + (r.start - ws) as u64, chunk)
+        })?;
+        let phys = self.phys_addr.checked_add(page_off).ok_or(EIO)?;
+        if self.backend.dsm_before() {
+            self.dsm_clear(phys)?;
+        }
+        self.map.store(page_off, buf, self.backend.store())?;
+        if self.backend.dsm_after() {
+            self.dsm_clear(phys)?;
+        }
+        self.map.poison_cleared(page_off, phys, PAGE_SIZE)?;
+        for (i, fate) in fates.iter().enumerate() {
+            let sector = sector0 + i as u64;
+            match fate {
+                Fate::Lost if bad & (1 << i) == 0 => {
+                    // Latent poison found while reading the page back.
+                    self.bb.set(sector, 1);
+                    Stats::inc(&self.stats.ranges_recorded);
+                }
+                Fate::Lost => {}
+                _ => self.bb.clear(sector, 1),
+            }
+        }
+        self.backend.count_cleared(&self.stats);
+        Ok(())
+    }
+
+    /// The bus clear command over one page; anything short of the whole page is `EIO`.
+    fn dsm_clear(&self, phys: u64) -> Result {
+        match self.nd.clear_poison(phys, geometry::PAGE_SIZE_U32) {
+            Ok(cleared) if cleared >= PAGE_SIZE => Ok(()),
+            res => {
+                dev_warn!(
+                    self.nd.dev(),
+                    "clearing poison at {:#x} failed: {:?}\n",
+                    phys,
+                    res
+                );
+                Err(EIO)
+            }
+        }
     }
 
     /// `dax_operations.direct_access`: `-EHWPOISON` over a known bad page; in recovery
@@ -239,7 +409,7 @@ impl Pmem {
             // The recovery stride is one page: the clear functions do not handle large
             // chunks (such as 2 MiB) reliably.
             let good = bad.first.saturating_sub(sector) << SECTOR_SHIFT;
-            (good.div_ceil(PAGE_SIZE)).max(1)
+            good.div_ceil(PAGE_SIZE).max(1)
         } else if self.bb.any() {
             // Bad blocks exist, but not here: vouch only for the requested range.
             want
@@ -250,22 +420,26 @@ impl Pmem {
         Ok(DaxAccess { kaddr, pfn, pages })
     }
 
-    /// `dax_operations.zero_page_range`: whole pages of zeroes, through the write path
-    /// (so known poison is cleared first).
+    /// `dax_operations.zero_page_range`: whole pages of zeroes through the write path, so
+    /// known poison is cleared.
     pub(crate) fn zero_page_range(&self, pgoff: u64, nr_pages: u64) -> Result {
         for i in 0..nr_pages {
             let pgoff = pgoff.checked_add(i).ok_or(ERANGE)?;
             let off = self.geo.page_offset(pgoff)?;
             let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
-            self.clear_if_bad(sector, off, geometry::PAGE_SIZE_U32)?;
-            self.map.write_zero_page(off)?;
+            if self.bb.check(sector, PAGE_SIZE >> SECTOR_SHIFT).is_some() {
+                self.write_clearing(off, geometry::PAGE_SIZE_U32, &Source::Zero)?;
+            } else {
+                self.map.write_zero_page(off)?;
+            }
         }
         Ok(())
     }
 
-    /// `dax_operations.recovery_write`: copy `bytes` from `iter` to `addr` (page `pgoff`),
-    /// clearing known poison first. Poison can only be cleared in whole pages, so a
-    /// misaligned recovery write copies nothing. Returns the bytes copied.
+    /// `dax_operations.recovery_write`: copy `bytes` from `iter` to `addr` (in page
+    /// `pgoff`). Over known poison the write goes through the clear engine, which keeps
+    /// the good data of a partly written page (pmem.c refuses sub-page recovery writes).
+    /// Returns the bytes copied; 0 when the poison cannot be cleared.
     pub(crate) fn recovery_write(
         &self,
         pgoff: u64,
@@ -273,41 +447,48 @@ impl Pmem {
         bytes: usize,
         iter: RecoveryIter,
     ) -> usize {
-        let in_page = (addr as usize) % (PAGE_SIZE as usize);
-        let span = match in_page
-            .checked_add(bytes)
-            .map(|end| end.next_multiple_of(PAGE_SIZE as usize))
-        {
-            Some(span) => span,
-            None => return 0,
-        };
-        let (Ok(span), Some(sector)) = (
-            u64::try_from(span),
-            pgoff.checked_mul(PAGE_SIZE).map(|b| b >> SECTOR_SHIFT),
-        ) else {
-            return 0;
-        };
-        if self.bb.check(sector, span >> SECTOR_SHIFT).is_none() {
-            return self.map.copy_from_iter(addr, bytes, iter.iter);
-        }
-        if in_page != 0 || bytes % (PAGE_SIZE as usize) != 0 {
-            dev_dbg!(
-                self.nd.dev(),
-                "poison found, but the recovery write is not page aligned\n"
-            );
-            return 0;
-        }
-        let (Ok(off), Ok(len)) = (self.geo.page_offset(pgoff), u32::try_from(span)) else {
-            return 0;
-        };
-        match self.clear_poison(off, len) {
-            Ok(cleared) if cleared >= span => self.map.copy_from_iter(addr, bytes, iter.iter),
-            _ => 0,
-        }
+        self.try_recovery_write(pgoff, addr, bytes, iter)
+            .unwrap_or_else(|e| {
+                dev_dbg!(
+                    self.nd.dev(),
+                    "recovery write at page {} failed: {:?}\n",
+                    pgoff,
+                    e
+                );
+                0
+            })
     }
 
-    /// `dev_pagemap_ops.memory_failure`: tell the filesystem holding the DAX device.
+    fn try_recovery_write(
+        &self,
+        pgoff: u64,
+        addr: *mut c_void,
+        bytes: usize,
+        iter: RecoveryIter,
+    ) -> Result<usize> {
+        let in_page = u64::try_from(addr as usize % PAGE_SIZE as usize).map_err(|_| EINVAL)?;
+        let len = u32::try_from(bytes).map_err(|_| EINVAL)?;
+        let span = (in_page + u64::from(len)).next_multiple_of(PAGE_SIZE);
+        let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
+        if self.bb.check(sector, span >> SECTOR_SHIFT).is_none() {
+            return Ok(self.map.copy_from_iter(addr, bytes, iter.iter));
+        }
+        let off = self
+            .geo
+            .page_offset(pgoff)?
+            .checked_add(in_page)
+            .ok_or(ERANGE)?;
+        self.write_clearing(off, len, &Source::Iter(iter))?;
+        Stats::inc(&self.stats.recovery_writes);
+        Ok(bytes)
+    }
+
+    /// `dev_pagemap_ops.memory_failure`: record the range, then tell the filesystem
+    /// holding the DAX device.
     pub(crate) fn memory_failure(&self, offset: u64, len: u64, flags: c_int) -> Result {
+        let (first, last) = (offset >> SECTOR_SHIFT, offset.saturating_add(len));
+        self.bb.set(first, sectors(last).saturating_sub(first));
+        Stats::inc(&self.stats.ranges_recorded);
         self.dax
             .as_ref()
             .ok_or(EOPNOTSUPP)?
@@ -319,6 +500,30 @@ impl Pmem {
         self.dax
             .as_ref()
             .map_or(core::ptr::null_mut(), DaxDev::as_raw)
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Plants latent poison on disk sectors `sector..sector + len` (test build).
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn inject_latent(&self, sector: u64, len: u64) -> Result {
+        let bytes = len.checked_mul(geometry::SECTOR_SIZE).ok_or(EINVAL)?;
+        let off = self.geo.sector_offset(sector, bytes).map_err(|_| EINVAL)?;
+        self.map.inject_latent(off, bytes)
+    }
+
+    /// Removes latent poison from disk sectors `sector..sector + len` (test build).
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn clear_latent(&self, sector: u64, len: u64) -> Result {
+        let bytes = len.checked_mul(geometry::SECTOR_SIZE).ok_or(EINVAL)?;
+        let off = self.geo.sector_offset(sector, bytes).map_err(|_| EINVAL)?;
+        self.map.clear_latent(off, bytes)
     }
 }
 
@@ -332,15 +537,17 @@ impl Drop for Pmem {
 
 /// A bound namespace: the disk and DAX device over a [`Pmem`].
 ///
-/// Field order is drop order, the order of pmem.c's `pmem_release_disk()`: the DAX host
-/// goes, the DAX device is killed (no operation runs after this), the disk is deleted
-/// (no bio runs after this), then the `Pmem` with its last DAX reference. The mapping
-/// itself is devm-owned and released after remove.
+/// Field order is drop order, the order of pmem.c's `pmem_release_disk()` with debugfs
+/// first: the debugfs directory goes (and its reference), the DAX host goes, the DAX
+/// device is killed (no operation runs after this), the disk is deleted (no bio runs
+/// after this), then the `Pmem` with its last DAX reference. The mapping itself is
+/// devm-owned and released after remove.
 pub(crate) struct PmemDevice {
+    _debugfs: Option<debugfs::DeviceDir>,
     _host: Option<DaxHost>,
     _kill: Option<DaxKill>,
     disk: Disk,
-    pmem: KBox<Pmem>,
+    pmem: Arc<Pmem>,
 }
 
 impl PmemDevice {
@@ -358,7 +565,7 @@ impl PmemDevice {
             }
             f => f > 0,
         };
-        let mut pmem = KBox::new(
+        let pmem = Arc::new(
             Pmem {
                 nd: nd.clone(),
                 map: PmemMap::new(&info)?,
@@ -366,8 +573,14 @@ impl PmemDevice {
                 phys_addr: info.phys_addr,
                 bb: BadBlocks::new(nd)?,
                 bb_range: (info.bb_start, info.bb_end),
+                backend: Backend::select(nd.clear_caps()),
+                stats: Stats::default(),
                 pagemap,
-                dax: None,
+                dax: SetOnce::new(),
+                bounce: KBox::pin_init(
+                    new_mutex!(KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?),
+                    GFP_KERNEL,
+                )?,
             },
             GFP_KERNEL,
         )?;
@@ -378,12 +591,13 @@ impl PmemDevice {
             dax: info.pagemap,
             sectors: geo.capacity_sectors(),
         };
-        let disk = Disk::new(ns, &cfg, &pmem)?;
+        let mut disk = Disk::new(ns, &cfg, &pmem)?;
         pmem.bb.populate(nd, info.bb_start, info.bb_end);
         pmem.bb.attach(&disk);
-        let dax = DaxDev::new(&pmem, info.sync)?;
-        pmem.dax = dax;
-        let (host, kill) = match &pmem.dax {
+        if let Some(dax) = DaxDev::new(&pmem, info.sync)? {
+            pmem.dax.populate(dax);
+        }
+        let (host, kill) = match pmem.dax.as_ref() {
             Some(dax) => {
                 let kill = dax.killer();
                 let host = dax.add_host(&disk)?;
@@ -395,8 +609,14 @@ impl PmemDevice {
         if let Some(pagemap) = &pmem.pagemap {
             pagemap.set_owner(core::ptr::from_ref::<Pmem>(&pmem).cast());
         }
-        let mut dev = KBox::new(
+        disk.add(nd)
+            .inspect_err(|e| dev_err!(nd.dev(), "cannot add the disk: {:?}\n", e))?;
+        let debugfs = debugfs::device_dir(disk.name(), pmem.clone())
+            .inspect_err(|e| dev_warn!(nd.dev(), "no debugfs directory: {:?}\n", e))
+            .ok();
+        let dev = KBox::new(
             PmemDevice {
+                _debugfs: debugfs,
                 _host: host,
                 _kill: kill,
                 disk,
@@ -404,9 +624,6 @@ impl PmemDevice {
             },
             GFP_KERNEL,
         )?;
-        dev.disk
-            .add(nd)
-            .inspect_err(|e| dev_err!(nd.dev(), "cannot add the disk: {:?}\n", e))?;
         dev.disk.check_and_set_ro();
         dev.pmem.bb.watch(nd, &dev.disk);
         Ok(dev)

@@ -18,7 +18,7 @@ rustfmt | rustfmtcheck)
 esac
 
 build() {
-	in_root /bin/sh -c "make -s -C $KD M=/src CONFIG_BLK_DEV_PMEM_RUST=m ${CLIPPY:+CLIPPY=1} $margs modules \
+	in_root /bin/sh -c "make -s -C $KD M=/src CONFIG_BLK_DEV_PMEM_RUST=m ${CLIPPY:+CLIPPY=1} ${RUST_PMEM_TEST:+RUST_PMEM_TEST=$RUST_PMEM_TEST} $margs modules \
 		&& make -s -C /src/tests/tools OUT=/src/build/tools"
 }
 step "rust_pmem.ko" build

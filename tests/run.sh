@@ -19,7 +19,10 @@ for d in "${drivers[@]}"; do
 	log "suite on $name (VM boot, TCG)"
 	s=$(date +%s)
 	# shellcheck disable=SC2086
-	bash "$REPO/scripts/vm.sh" --driver "$d" -- bash tests/guest/run.sh ${TESTS:-} >"$out" 2>&1 || true
+	# Progress on stderr as results arrive; the KTAP document is printed once per suite.
+	bash "$REPO/scripts/vm.sh" --driver "$d" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
+		tee "$out" | grep --line-buffered -E '^(ok|not ok) ' |
+		while IFS= read -r l; do log "$name: $l"; done || true
 	log "suite on $name took $(($(date +%s) - s)) s (log: build/results/$d.log)"
 	echo "    # Subtest: $name"
 	sed -n '/^KTAP version 1$/,$p' "$out" | grep -E '^(KTAP|1\.\.|ok |not ok |#|    )' | sed 's/^/    /'
