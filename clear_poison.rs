@@ -32,6 +32,7 @@ use kernel::prelude::*;
 
 use crate::{
     geometry::{
+        PAGE_BYTES,
         PAGE_SIZE,
         SECTOR_SIZE, //
     },
@@ -43,8 +44,9 @@ use crate::{
 };
 
 /// Sectors in a page.
-pub(crate) const SECTORS_PER_PAGE: usize = (PAGE_SIZE / SECTOR_SIZE) as usize;
-const SECTOR: usize = SECTOR_SIZE as usize;
+pub(crate) const SECTORS_PER_PAGE: usize = PAGE_BYTES / SECTOR;
+const SECTOR: usize = 512;
+const _: () = assert!(SECTOR as u64 == SECTOR_SIZE && PAGE_BYTES as u64 == PAGE_SIZE);
 
 /// How a device clears poison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,8 +17,16 @@ pub(crate) const SECTOR_SHIFT: u32 = 9;
 pub(crate) const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
 /// [`PAGE_SIZE`] as `u32`.
 pub(crate) const PAGE_SIZE_U32: u32 = kernel::page::PAGE_SIZE as u32;
+/// [`PAGE_SIZE`] as `usize`, for buffers.
+pub(crate) const PAGE_BYTES: usize = kernel::page::PAGE_SIZE;
 /// log2 of [`PAGE_SIZE`].
 pub(crate) const PAGE_SHIFT: u32 = PAGE_SIZE.trailing_zeros();
+
+/// A small index (a sector within a page, a byte within a page) as a 64-bit quantity;
+/// lossless on every kernel target, where `usize` is at most 64 bits.
+pub(crate) fn widen(i: usize) -> u64 {
+    u64::try_from(i).unwrap_or(u64::MAX)
+}
 
 /// Where the data lives in a namespace's mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -210,7 +210,7 @@ struct OldPage<'a> {
 
 impl OldData for OldPage<'_> {
     fn read_sector(&self, i: usize, buf: &mut [u8]) -> core::result::Result<(), McError> {
-        let off = (i as u64) * geometry::SECTOR_SIZE + self.page_off;
+        let off = geometry::widen(i) * geometry::SECTOR_SIZE + self.page_off;
         match self.map.read_buf(off, buf) {
             Ok(res) => res,
             Err(_) => Err(McError { copied: 0 }),
@@ -327,7 +327,7 @@ impl Pmem {
         let sector0 = self.geo.offset_sector(page_off);
         let mut bad = 0u8;
         for i in 0..SECTORS_PER_PAGE {
-            if self.bb.check(sector0 + i as u64, 1).is_some() {
+            if self.bb.check(sector0 + geometry::widen(i), 1).is_some() {
                 bad |= 1 << i;
             }
         }
@@ -345,7 +345,7 @@ impl Pmem {
             page_off,
         };
         let fates = clear_poison::compose(plan, ws..we, &old, buf, |r, chunk| {
-            src.fill(pos + (r.start - ws) as u64, chunk)
+            src.fill(pos + geometry::widen(r.start - ws), chunk)
         })?;
         let phys = self.phys_addr.checked_add(page_off).ok_or(EIO)?;
         if self.backend.dsm_before() {
@@ -357,7 +357,7 @@ impl Pmem {
         }
         self.map.poison_cleared(page_off, phys, PAGE_SIZE)?;
         for (i, fate) in fates.iter().enumerate() {
-            let sector = sector0 + i as u64;
+            let sector = sector0 + geometry::widen(i);
             match fate {
                 Fate::Lost if bad & (1 << i) == 0 => {
                     // Latent poison found while reading the page back.
@@ -466,7 +466,7 @@ impl Pmem {
         bytes: usize,
         iter: RecoveryIter,
     ) -> Result<usize> {
-        let in_page = u64::try_from(addr as usize % PAGE_SIZE as usize).map_err(|_| EINVAL)?;
+        let in_page = geometry::widen(addr as usize % geometry::PAGE_BYTES);
         let len = u32::try_from(bytes).map_err(|_| EINVAL)?;
         let span = (in_page + u64::from(len)).next_multiple_of(PAGE_SIZE);
         let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
@@ -578,7 +578,7 @@ impl PmemDevice {
                 pagemap,
                 dax: SetOnce::new(),
                 bounce: KBox::pin_init(
-                    new_mutex!(KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?),
+                    new_mutex!(KVec::from_elem(0u8, geometry::PAGE_BYTES, GFP_KERNEL)?),
                     GFP_KERNEL,
                 )?,
             },
