@@ -25,7 +25,7 @@ SHELL := /bin/bash
 # Build against your own kernel tree: make KDIR=/path/to/linux-7.3 [CLIPPY=1]
 KDIR ?=
 
-.PHONY: all module run check check-c provision rustfmt rustfmtcheck clean
+.PHONY: all module run check check-c bench provision rustfmt rustfmtcheck clean
 
 ifneq ($(KDIR),)
 all module:
@@ -47,11 +47,16 @@ check:
 check-c:
 	DRIVERS=c bash tests/run.sh
 
+bench:
+	bash scripts/bench.sh
+
 rustfmt rustfmtcheck:
 	bash scripts/build-module.sh $@
 
 clean:
 	rm -rf build .*.cmd *.o *.ko *.mod *.mod.c *.mod.o *.d .*.d modules.order Module.symvers \
 		.tmp_versions *.rmeta .cache.mk
+	rm -f tests/bench/*.o tests/bench/*.ko tests/bench/*.mod* tests/bench/.*.cmd \
+		tests/bench/modules.order tests/bench/Module.symvers
 
 endif

@@ -1,0 +1,21 @@
+#!/bin/bash
+# `make bench`: one VM with two memmap= regions; nd_pmem and rust_pmem alternate over the
+# same fio jobs (ROUNDS rounds each, order alternating, RUNTIME s per job), then the copy
+# ceiling. Results: build/bench/{raw.jsonl,summary.json,report.txt}.
+. "$(dirname "$0")/lib.sh"
+ROUNDS=${ROUNDS:-5} RUNTIME=${RUNTIME:-20}
+bash "$REPO/scripts/build-module.sh"
+KD=$(kdir_in_root base)
+in_root /bin/sh -c "make -s -C $KD M=/src/tests/bench modules && mkdir -p /src/build/bench && \
+	cp /src/tests/bench/copy_ceiling.ko /src/build/bench/ && \
+	gcc -O2 -Wall -o /src/build/bench/dax_memcpy /src/tests/bench/dax_memcpy.c"
+log "bench: $ROUNDS rounds x 2 drivers x 9 jobs x ${RUNTIME}s (about $((ROUNDS * 2 * 9 * (RUNTIME + 4) / 60 + 2)) min)"
+bash "$REPO/scripts/vm.sh" --driver c --timeout $((ROUNDS * 2 * 9 * (RUNTIME + 10) + 900)) -- \
+	env ROUNDS="$ROUNDS" RUNTIME="$RUNTIME" bash tests/bench/guest.sh | tee "$REPO/build/bench/guest.log"
+grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did not finish (build/bench/guest.log)"
+{
+	echo "rust_pmem vs nd_pmem, $(date -u +%Y-%m-%d), $(nproc) host cores, QEMU TCG guest (2 vCPUs, 3 GiB)"
+	echo "median of $ROUNDS rounds, ${RUNTIME}s per job; ratios within one run mean something,"
+	echo "absolute numbers are emulation numbers, not hardware numbers"
+	python3 "$REPO/tests/bench/summarize.py" "$REPO/build/bench/raw.jsonl" "$REPO/build/bench/summary.json"
+} | tee "$REPO/build/bench/report.txt"

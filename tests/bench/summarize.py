@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Summarise a bench run (raw.jsonl): a table per job with the median IOPS and MB/s of
+each driver over the rounds, the rust/c ratio of the medians and the spread (min-max),
+the copy ceiling beside the sequential jobs, a JSON summary, and last, alone on a line,
+`min rust/c ratio: R (JOB)` over the block-device jobs (DAX-mmap jobs are reported but
+kept out: the driver is not on their data path)."""
+import json
+import statistics
+import sys
+
+raw, out_json = sys.argv[1], sys.argv[2]
+runs, ceil = [], {}
+for line in open(raw):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line)
+    if "ceiling" in r:
+        ceil[r["ceiling"]] = r
+    else:
+        runs.append(r)
+
+jobs = []
+for r in runs:
+    if r["job"] not in jobs:
+        jobs.append(r["job"])
+
+summary = {"jobs": {}, "ceiling": ceil}
+print(f"{'job':28} {'c IOPS':>10} {'rust IOPS':>10} {'c MB/s':>9} {'rust MB/s':>9} "
+      f"{'rust/c':>7}  spread c | rust (IOPS min-max)")
+worst = None
+for job in jobs:
+    per = {}
+    for drv in ("c", "rust"):
+        xs = [r for r in runs if r["job"] == job and r["driver"] == drv]
+        if not xs:
+            continue
+        per[drv] = {
+            "rounds": len(xs),
+            "iops_median": statistics.median(x["iops"] for x in xs),
+            "mbps_median": statistics.median(x["mbps"] for x in xs),
+            "iops_min": min(x["iops"] for x in xs),
+            "iops_max": max(x["iops"] for x in xs),
+            "ctx_median": statistics.median(x["ctx"] for x in xs),
+        }
+    if len(per) < 2:
+        continue
+    ratio = per["rust"]["iops_median"] / per["c"]["iops_median"]
+    summary["jobs"][job] = {**per, "ratio": ratio}
+    c, r = per["c"], per["rust"]
+    print(f"{job:28} {c['iops_median']:10.0f} {r['iops_median']:10.0f} {c['mbps_median']:9.1f} "
+          f"{r['mbps_median']:9.1f} {ratio:7.3f}  {c['iops_min']:.0f}-{c['iops_max']:.0f} | "
+          f"{r['iops_min']:.0f}-{r['iops_max']:.0f}")
+    if job.startswith("seq"):
+        k = ceil.get("kernel", {})
+        u = ceil.get("user_dax_memcpy", {})
+        key = "read_mbps" if "read" in job else "write_mbps"
+        if k:
+            print(f"{'':28}   ceiling: kernel copy {k[key]:.1f} MB/s, user memcpy over DAX "
+                  f"{u.get(key, float('nan')):.1f} MB/s; rust reaches "
+                  f"{r['mbps_median'] / k[key]:.2f} of the kernel copy")
+    if not job.startswith("dax_") and (worst is None or ratio < worst[0]):
+        worst = (ratio, job)
+
+json.dump(summary, open(out_json, "w"), indent=1)
+if worst is None:
+    print("min rust/c ratio: n/a (no block jobs ran)")
+    sys.exit(1)
+print(f"min rust/c ratio: {worst[0]:.3f} ({worst[1]})")
