@@ -31,6 +31,7 @@ pub(crate) struct DiskConfig {
     pub(crate) numa_node: i32,
     pub(crate) fua: bool,
     pub(crate) dax: bool,
+    pub(crate) nowait: bool,
     pub(crate) sectors: u64,
 }
 
@@ -61,6 +62,7 @@ impl Disk {
             nid: cfg.numa_node,
             fua: cfg.fua,
             dax: cfg.dax,
+            nowait: cfg.nowait,
             sectors: cfg.sectors,
         };
         let data = core::ptr::from_ref(data).cast::<c_void>();
@@ -121,27 +123,34 @@ impl Drop for Disk {
 /// `raw` is a live bio that the block layer handed to `submit_bio` and nobody has ended.
 pub(crate) struct Bio {
     raw: NonNull<bindings::bio>,
+    info: glue::BioInfo,
 }
 
 impl Bio {
     pub(crate) fn is_write(&self) -> bool {
-        // SAFETY: By the invariants, the bio is live.
-        unsafe { glue::rpmem_bio_is_write(self.raw.as_ptr()) }
+        self.info.flags & glue::BIO_WRITE != 0
     }
 
     pub(crate) fn has_data(&self) -> bool {
-        // SAFETY: By the invariants, the bio is live.
-        unsafe { glue::rpmem_bio_has_data(self.raw.as_ptr()) }
+        self.info.flags & glue::BIO_DATA != 0
     }
 
     pub(crate) fn is_preflush(&self) -> bool {
-        // SAFETY: By the invariants, the bio is live.
-        unsafe { glue::rpmem_bio_is_preflush(self.raw.as_ptr()) }
+        self.info.flags & glue::BIO_PREFLUSH != 0
     }
 
     pub(crate) fn is_fua(&self) -> bool {
-        // SAFETY: By the invariants, the bio is live.
-        unsafe { glue::rpmem_bio_is_fua(self.raw.as_ptr()) }
+        self.info.flags & glue::BIO_FUA != 0
+    }
+
+    /// `REQ_NOWAIT`: the submitter must not be made to sleep; end with `EAGAIN` instead.
+    pub(crate) fn is_nowait(&self) -> bool {
+        self.info.flags & glue::BIO_NOWAIT != 0
+    }
+
+    /// First sector and length in bytes of the bio's data.
+    pub(crate) fn span(&self) -> (u64, u32) {
+        (self.info.sector, self.info.size)
     }
 
     /// Starts I/O accounting if the queue has iostats on; pass the result to
@@ -238,8 +247,15 @@ impl Iterator for Segments<'_> {
 #[no_mangle]
 extern "C" fn rpmem_rs_submit_bio(data: *mut c_void, bio: *mut bindings::bio) {
     let Some(raw) = NonNull::new(bio) else { return };
+    let mut info = glue::BioInfo {
+        flags: 0,
+        size: 0,
+        sector: 0,
+    };
+    // SAFETY: The block layer hands us a live bio; `info` is valid for writes.
+    unsafe { glue::rpmem_bio_info(bio, &mut info) };
     // INVARIANT: The block layer hands us a live bio to complete.
-    let bio = Bio { raw };
+    let bio = Bio { raw, info };
     // SAFETY: `data` is the disk's private data, the `Pmem` the disk was created for,
     // which outlives the disk (and so every bio submitted to it).
     let pmem = unsafe { &*data.cast::<crate::Pmem>() };

@@ -83,8 +83,28 @@ pub(crate) struct DiskCfg {
     pub(crate) nid: c_int,
     pub(crate) fua: bool,
     pub(crate) dax: bool,
+    pub(crate) nowait: bool,
     pub(crate) sectors: u64,
 }
+
+/// `struct rpmem_bio_info`.
+#[repr(C)]
+pub(crate) struct BioInfo {
+    pub(crate) flags: u32,
+    pub(crate) size: u32,
+    pub(crate) sector: u64,
+}
+
+/// `RPMEM_BIO_*` flags of [`BioInfo`].
+pub(crate) const BIO_WRITE: u32 = 1 << 0;
+/// See [`BIO_WRITE`].
+pub(crate) const BIO_DATA: u32 = 1 << 1;
+/// See [`BIO_WRITE`].
+pub(crate) const BIO_PREFLUSH: u32 = 1 << 2;
+/// See [`BIO_WRITE`].
+pub(crate) const BIO_FUA: u32 = 1 << 3;
+/// See [`BIO_WRITE`].
+pub(crate) const BIO_NOWAIT: u32 = 1 << 4;
 
 /// `struct rpmem_seg`: one single-page segment of a bio.
 #[repr(C)]
@@ -211,10 +231,7 @@ extern "C" {
         iter: *mut bindings::bvec_iter,
         seg: *mut Seg,
     ) -> bool;
-    pub(crate) fn rpmem_bio_is_preflush(bio: *mut bindings::bio) -> bool;
-    pub(crate) fn rpmem_bio_is_fua(bio: *mut bindings::bio) -> bool;
-    pub(crate) fn rpmem_bio_is_write(bio: *mut bindings::bio) -> bool;
-    pub(crate) fn rpmem_bio_has_data(bio: *mut bindings::bio) -> bool;
+    pub(crate) fn rpmem_bio_info(bio: *mut bindings::bio, info: *mut BioInfo);
     pub(crate) fn rpmem_bio_start_acct(bio: *mut bindings::bio) -> c_ulong;
     pub(crate) fn rpmem_bio_end_acct(bio: *mut bindings::bio, start: c_ulong);
     pub(crate) fn rpmem_bio_endio(bio: *mut bindings::bio, err: c_int);

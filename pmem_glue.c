@@ -262,6 +262,8 @@ struct gendisk *rpmem_alloc_disk(struct nd_namespace_common *ndns,
 	};
 	struct gendisk *disk;
 
+	if (cfg->nowait)
+		lim.features |= BLK_FEAT_NOWAIT;
 	if (cfg->fua)
 		lim.features |= BLK_FEAT_FUA;
 	if (cfg->dax)
@@ -604,10 +606,17 @@ bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *s
 	return true;
 }
 
-bool rpmem_bio_is_preflush(struct bio *bio) { return bio->bi_opf & REQ_PREFLUSH; }
-bool rpmem_bio_is_fua(struct bio *bio) { return bio->bi_opf & REQ_FUA; }
-bool rpmem_bio_is_write(struct bio *bio) { return op_is_write(bio_op(bio)); }
-bool rpmem_bio_has_data(struct bio *bio) { return bio_has_data(bio); }
+/* Everything the driver asks of a new bio, in one call. */
+void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info)
+{
+	info->flags = (op_is_write(bio_op(bio)) ? RPMEM_BIO_WRITE : 0) |
+		      (bio_has_data(bio) ? RPMEM_BIO_DATA : 0) |
+		      (bio->bi_opf & REQ_PREFLUSH ? RPMEM_BIO_PREFLUSH : 0) |
+		      (bio->bi_opf & REQ_FUA ? RPMEM_BIO_FUA : 0) |
+		      (bio->bi_opf & REQ_NOWAIT ? RPMEM_BIO_NOWAIT : 0);
+	info->sector = bio->bi_iter.bi_sector;
+	info->size = bio->bi_iter.bi_size;
+}
 
 /* Returns the start time for rpmem_bio_end_acct(), or 0 when iostats are off. */
 unsigned long rpmem_bio_start_acct(struct bio *bio)

@@ -49,7 +49,21 @@ struct rpmem_disk_cfg {
 	int nid;
 	bool fua;
 	bool dax;
+	bool nowait;
 	u64 sectors;
+};
+
+/* rpmem_bio_info() flags. */
+#define RPMEM_BIO_WRITE		(1u << 0)
+#define RPMEM_BIO_DATA		(1u << 1)
+#define RPMEM_BIO_PREFLUSH	(1u << 2)
+#define RPMEM_BIO_FUA		(1u << 3)
+#define RPMEM_BIO_NOWAIT	(1u << 4)
+
+struct rpmem_bio_info {
+	u32 flags;
+	u32 size;		/* bytes */
+	u64 sector;
 };
 
 /* One single-page segment of a bio, as bio_for_each_segment() yields it. */
@@ -134,10 +148,7 @@ void rpmem_put_dax(struct dax_device *dax_dev);
 int rpmem_dax_notify_failure(struct dax_device *dax_dev, u64 offset, u64 len, int mf_flags);
 void rpmem_bio_iter_init(struct bio *bio, struct bvec_iter *iter);
 bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *seg);
-bool rpmem_bio_is_preflush(struct bio *bio);
-bool rpmem_bio_is_fua(struct bio *bio);
-bool rpmem_bio_is_write(struct bio *bio);
-bool rpmem_bio_has_data(struct bio *bio);
+void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info);
 unsigned long rpmem_bio_start_acct(struct bio *bio);
 void rpmem_bio_end_acct(struct bio *bio, unsigned long start);
 void rpmem_bio_endio(struct bio *bio, int err);

@@ -220,7 +220,23 @@ impl OldData for OldPage<'_> {
 
 impl Pmem {
     /// `submit_bio`: flush, copy every segment, FUA, end.
+    ///
+    /// The disk has `BLK_FEAT_NOWAIT`, so io_uring issues O_DIRECT I/O inline. This is the
+    /// one place that decides what a `REQ_NOWAIT` bio may do: copies to and from the
+    /// media, badblocks lookups and records (a seqlock and a spinlock), and the region
+    /// flush (flush-hint stores) never sleep; clearing poison may (the bounce-page mutex,
+    /// the platform's clear command, making pages present again changes page
+    /// attributes), so a `REQ_NOWAIT` write that meets known poison ends with `EAGAIN`
+    /// (`BLK_STS_AGAIN`) before anything is changed, and the submitter retries it from a
+    /// context that may sleep.
     pub(crate) fn submit_bio(&self, bio: Bio) {
+        if bio.is_nowait() && bio.is_write() && self.bb.any() {
+            let (sector, bytes) = bio.span();
+            if self.bb.check(sector, sectors(bytes.into())).is_some() {
+                bio.end(Err(EAGAIN));
+                return;
+            }
+        }
         if bio.is_preflush() {
             if let Err(e) = self.nd.flush() {
                 bio.end(Err(e));
@@ -231,9 +247,10 @@ impl Pmem {
         if bio.has_data() {
             let acct = bio.start_acct();
             let write = bio.is_write();
+            let nowait = bio.is_nowait();
             for seg in bio.segments() {
                 res = if write {
-                    self.do_write(&seg)
+                    self.do_write(&seg, nowait)
                 } else {
                     self.do_read(&seg)
                 };
@@ -279,9 +296,13 @@ impl Pmem {
         Stats::inc(&self.stats.ranges_recorded);
     }
 
-    fn do_write(&self, seg: &Segment) -> Result {
+    fn do_write(&self, seg: &Segment, nowait: bool) -> Result {
         let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
         if self.bb.check(seg.sector, sectors(seg.len.into())).is_some() {
+            if nowait {
+                // Only reached when poison was recorded after `submit_bio` checked.
+                return Err(EAGAIN);
+            }
             return self.write_clearing(off, seg.len, &Source::Segment(seg));
         }
         self.map.write_from(off, seg)
@@ -589,6 +610,7 @@ impl PmemDevice {
             numa_node: info.nid,
             fua,
             dax: info.pagemap,
+            nowait: true,
             sectors: geo.capacity_sectors(),
         };
         let mut disk = Disk::new(ns, &cfg, &pmem)?;
