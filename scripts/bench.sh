@@ -9,9 +9,11 @@ KD=$(kdir_in_root base)
 in_root /bin/sh -c "make -s -C $KD M=/src/tests/bench modules && mkdir -p /src/build/bench && \
 	cp /src/tests/bench/copy_ceiling.ko /src/build/bench/ && \
 	gcc -O2 -Wall -o /src/build/bench/dax_memcpy /src/tests/bench/dax_memcpy.c"
-log "bench: $ROUNDS rounds x 2 drivers x 9 jobs x ${RUNTIME}s (about $((ROUNDS * 2 * 9 * (RUNTIME + 4) / 60 + 2)) min)"
-bash "$REPO/scripts/vm.sh" --driver c --timeout $((ROUNDS * 2 * 9 * (RUNTIME + 10) + 900)) -- \
-	env ROUNDS="$ROUNDS" RUNTIME="$RUNTIME" bash tests/bench/guest.sh | tee "$REPO/build/bench/guest.log"
+NJOBS=18
+log "bench: $ROUNDS rounds x 2 drivers x $NJOBS jobs x ${RUNTIME}s (about $((ROUNDS * 2 * NJOBS * (RUNTIME + 4) / 60 + 2)) min)"
+bash "$REPO/scripts/vm.sh" --driver c --timeout $((ROUNDS * 2 * NJOBS * (RUNTIME + 10) + 900)) -- \
+	env ROUNDS="$ROUNDS" RUNTIME="$RUNTIME" JOBS_ONLY="${JOBS_ONLY:-}" bash tests/bench/guest.sh |
+	tee "$REPO/build/bench/guest.log"
 grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did not finish (build/bench/guest.log)"
 {
 	echo "rust_pmem vs nd_pmem, $(date -u +%Y-%m-%d), $(nproc) host cores, QEMU TCG guest (2 vCPUs, 3 GiB)"
@@ -19,3 +21,13 @@ grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did n
 	echo "absolute numbers are emulation numbers, not hardware numbers"
 	python3 "$REPO/tests/bench/summarize.py" "$REPO/build/bench/raw.jsonl" "$REPO/build/bench/summary.json"
 } | tee "$REPO/build/bench/report.txt"
+
+# The picture: rust/c per job (gnuplot from Debian's packages, in the build root).
+in_root dpkg -s gnuplot-nox >/dev/null 2>&1 ||
+	in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox" >/dev/null
+in_root gnuplot -e "set terminal png size 1100,520; set output '/src/build/bench/ratios.png';
+	set title 'rust\\_pmem / nd\\_pmem, median of rounds (TCG guest)'; set style fill solid 0.6;
+	set boxwidth 0.7; set yrange [0:*]; set ylabel 'rust/c'; set xtics rotate by -40 noenhanced;
+	set grid ytics; set key off;
+	plot '/src/build/bench/summary.dat' using 1:3:xtic(2) with boxes, 1 with lines lw 2" &&
+	log "chart: build/bench/ratios.png"

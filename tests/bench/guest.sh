@@ -32,11 +32,22 @@ declare -A JOBS=(
 	[randwrite_4k_psync_1j]="--rw=randwrite --bs=4k --ioengine=psync --numjobs=1"
 	[randwrite_4k_psync_2j]="--rw=randwrite --bs=4k --ioengine=psync --numjobs=2"
 	[randread_4k_iouring_qd16]="--rw=randread --bs=4k --ioengine=io_uring --iodepth=16 --numjobs=1"
+	[randread_4k_iouring_qd16_2j]="--rw=randread --bs=4k --ioengine=io_uring --iodepth=16 --numjobs=2"
+	[randread_4k_iouring_qd64]="--rw=randread --bs=4k --ioengine=io_uring --iodepth=64 --numjobs=1"
+	[randread_4k_iouring_qd64_2j]="--rw=randread --bs=4k --ioengine=io_uring --iodepth=64 --numjobs=2"
+	[randwrite_4k_iouring_qd16]="--rw=randwrite --bs=4k --ioengine=io_uring --iodepth=16 --numjobs=1"
+	[randwrite_4k_iouring_qd16_2j]="--rw=randwrite --bs=4k --ioengine=io_uring --iodepth=16 --numjobs=2"
+	[randwrite_4k_iouring_qd64]="--rw=randwrite --bs=4k --ioengine=io_uring --iodepth=64 --numjobs=1"
+	[randwrite_4k_iouring_qd64_2j]="--rw=randwrite --bs=4k --ioengine=io_uring --iodepth=64 --numjobs=2"
 	[seqread_128k_2j]="--rw=read --bs=128k --ioengine=psync --numjobs=2"
 	[seqwrite_128k_2j]="--rw=write --bs=128k --ioengine=psync --numjobs=2"
 )
 ORDER=(randread_4k_psync_1j randread_4k_psync_2j randwrite_4k_psync_1j randwrite_4k_psync_2j
-	randread_4k_iouring_qd16 seqread_128k_2j seqwrite_128k_2j)
+	randread_4k_iouring_qd16 randread_4k_iouring_qd16_2j randread_4k_iouring_qd64
+	randread_4k_iouring_qd64_2j randwrite_4k_iouring_qd16 randwrite_4k_iouring_qd16_2j
+	randwrite_4k_iouring_qd64 randwrite_4k_iouring_qd64_2j seqread_128k_2j seqwrite_128k_2j)
+# JOBS=name,name... runs a subset (e.g. for a quick look).
+[ -n "${JOBS_ONLY:-}" ] && IFS=, read -ra ORDER <<<"$JOBS_ONLY"
 
 record() { # driver round job fio-json-file
 	python3 - "$@" >>"$OUT" <<'PY'
@@ -45,8 +56,12 @@ drv, rnd, job, path = sys.argv[1:5]
 d = json.load(open(path))
 iops = sum(j["read"]["iops"] + j["write"]["iops"] for j in d["jobs"])
 bw = sum(j["read"]["bw_bytes"] + j["write"]["bw_bytes"] for j in d["jobs"]) / 1e6
+# fio's ctx is the job process's context switches (getrusage), io-wq workers included:
+# they are threads of the submitting process.
 ctx = sum(j.get("ctx", 0) for j in d["jobs"])
-print(json.dumps({"driver": drv, "round": int(rnd), "job": job, "iops": iops, "mbps": bw, "ctx": ctx}))
+ios = sum(j["read"]["total_ios"] + j["write"]["total_ios"] for j in d["jobs"])
+print(json.dumps({"driver": drv, "round": int(rnd), "job": job, "iops": iops, "mbps": bw,
+                  "ctx": ctx, "ctx_per_io": ctx / ios if ios else None}))
 PY
 }
 

@@ -42,6 +42,7 @@ for job in jobs:
             "iops_min": min(x["iops"] for x in xs),
             "iops_max": max(x["iops"] for x in xs),
             "ctx_median": statistics.median(x["ctx"] for x in xs),
+            "ctx_per_io_median": statistics.median(x.get("ctx_per_io") or 0 for x in xs),
         }
     if len(per) < 2:
         continue
@@ -59,10 +60,19 @@ for job in jobs:
             print(f"{'':28}   ceiling: kernel copy {k[key]:.1f} MB/s, user memcpy over DAX "
                   f"{u.get(key, float('nan')):.1f} MB/s; rust reaches "
                   f"{r['mbps_median'] / k[key]:.2f} of the kernel copy")
+    if "iouring" in job:
+        print(f"{'':28}   context switches per I/O: c {c['ctx_per_io_median']:.3f}, "
+              f"rust {r['ctx_per_io_median']:.3f}")
     if not job.startswith("dax_") and (worst is None or ratio < worst[0]):
         worst = (ratio, job)
 
 json.dump(summary, open(out_json, "w"), indent=1)
+for job, v in summary["jobs"].items():
+    print(f"ratio {job}: {v['ratio']:.3f}")
+# Data for the chart (job index, name, ratio, min and max of per-round ratios).
+with open(out_json.replace(".json", ".dat"), "w") as dat:
+    for i, (job, v) in enumerate(summary["jobs"].items()):
+        dat.write(f"{i} {job} {v['ratio']:.4f}\n")
 if worst is None:
     print("min rust/c ratio: n/a (no block jobs ran)")
     sys.exit(1)
