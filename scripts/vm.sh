@@ -1,15 +1,19 @@
 #!/bin/bash
 # Boot the test kernel under QEMU (TCG) with virtme-ng, the build root as the guest's
 # root file system and the repository at /src, and run a command in it.
-# Usage: scripts/vm.sh [--driver rust|c] [--flavour base|debug] [--timeout S] -- CMD...
-# Guest: 3 GiB RAM, 2 CPUs, two 512 MiB memmap= pmem regions above 4 GiB.
+# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm] [--flavour base|debug]
+#                      [--timeout S] -- CMD...
+# Guest: 3 GiB RAM, 2 CPUs, and either two 512 MiB memmap= pmem regions above 4 GiB
+# (legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas (ACPI
+# NFIT regions, namespaces made with ndctl), backed by files in the build root.
 . "$(dirname "$0")/lib.sh"
 
-DRIVER=rust FLAVOUR=base TIMEOUT=3000
+DRIVER=rust FLAVOUR=base TIMEOUT=3000 PMEM=memmap
 while [ $# -gt 0 ]; do
 	case $1 in
 	--driver) DRIVER=$2; shift 2 ;;
 	--flavour) FLAVOUR=$2; shift 2 ;;
+	--pmem) PMEM=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
 	--) shift; break ;;
 	*) die "unknown option $1" ;;
@@ -19,11 +23,30 @@ done
 KD=$(kdir_in_root "$FLAVOUR")
 [ -e "$ROOT$KD/../built" ] || die "no kernel built for $FLAVOUR: run scripts/provision.sh"
 
-append="memmap=512M!4G memmap=512M!4608M"
+qemu=()
+case $PMEM in
+memmap) append="memmap=512M!4G memmap=512M!4608M" ;;
+nvdimm)
+	append=""
+	# Fresh, zeroed DIMMs every boot: no labels or data survive from an earlier run.
+	mkdir -p "$ROOT/var/tmp/rust_pmem"
+	for i in 0 1; do
+		rm -f "$ROOT/var/tmp/rust_pmem/nv$i.img"
+		truncate -s 1G "$ROOT/var/tmp/rust_pmem/nv$i.img"
+	done
+	opts="-machine pc,nvdimm=on -m 3G,slots=4,maxmem=8G"
+	for i in 0 1; do
+		opts+=" -object memory-backend-file,id=nvmem$i,share=on,mem-path=/var/tmp/rust_pmem/nv$i.img,size=1G,align=2M"
+		opts+=" -device nvdimm,id=nv$i,memdev=nvmem$i,label-size=128K"
+	done
+	qemu=("--qemu-opts=$opts")
+	;;
+*) die "--pmem memmap|nvdimm" ;;
+esac
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" module_blacklist=nd_pmem"
 cmd=$(printf '%q ' "$@")
-guest="export DRIVER=$DRIVER RUST_PMEM_KO=/src/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
+guest="export DRIVER=$DRIVER PMEM=$PMEM RUST_PMEM_KO=/src/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 in_root timeout --foreground -k 10 "$TIMEOUT" \
 	vng --disable-kvm --run "$KD" --cpus 2 --memory 3G --user root --cwd /src \
-	--rwdir /src --append "$append" --exec "$guest"
+	--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest"
