@@ -25,7 +25,7 @@ SHELL := /bin/bash
 # Build against your own kernel tree: make KDIR=/path/to/linux-7.3 [CLIPPY=1]
 KDIR ?=
 
-.PHONY: all module run check check-c bench provision rustfmt rustfmtcheck clean
+.PHONY: all module run check check-c check-debug bench provision rustfmt rustfmtcheck clean
 
 ifneq ($(KDIR),)
 all module:
@@ -46,6 +46,9 @@ check:
 
 check-c:
 	DRIVERS=c bash tests/run.sh
+
+check-debug:
+	FLAVOUR=debug bash tests/run.sh
 
 bench:
 	bash scripts/bench.sh

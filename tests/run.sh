@@ -2,9 +2,12 @@
 # `make check`: build rust_pmem and run the KTAP suite (tests/guest/run.sh) in a VM,
 # once on rust_pmem and once on nd_pmem (DRIVER=c, the reference: every test must mean
 # something there too). Prints one KTAP document with a subtest per driver and ends
-# with `N passed, N failed, N skipped` over both. Env: DRIVERS="rust c", TESTS="names".
+# with `N passed, N failed, N skipped` over both. Env: DRIVERS="rust c", TESTS="names",
+# FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
 . "$(dirname "$0")/../scripts/lib.sh"
 DRIVERS=${DRIVERS:-rust c}
+FLAVOUR=${FLAVOUR:-base}
+export FLAVOUR
 # The suite needs the test build (debugfs latent-poison injection).
 RUST_PMEM_TEST=1 bash "$REPO/scripts/build-module.sh" >&2
 mkdir -p "$REPO/build/results"
@@ -21,7 +24,7 @@ for d in "${drivers[@]}"; do
 	s=$(date +%s)
 	# shellcheck disable=SC2086
 	# Progress on stderr as results arrive; the KTAP document is printed once per suite.
-	bash "$REPO/scripts/vm.sh" --driver "$d" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
+	bash "$REPO/scripts/vm.sh" --driver "$d" --flavour "$FLAVOUR" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
 		tee "$out" | grep --line-buffered -E '^(ok|not ok) ' |
 		while IFS= read -r l; do log "$name: $l"; done || true
 	log "suite on $name took $(($(date +%s) - s)) s (log: build/results/$d.log)"
