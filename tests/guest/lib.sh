@@ -1,0 +1,651 @@
+# shellcheck shell=bash
+# Helpers of the in-guest tests: driver control, namespaces, dmesg checks,
+# file systems. Sourced by tests/guest/run.sh and by every tests/guest/cases/*.sh.
+#
+# Environment: DRIVER=rust|c (default c), RUST_PMEM_KO (default /src/rust_pmem.ko),
+# TOOLS_DIR (default /src/build/tools), MNT_BASE (default /tmp/rust_pmem_mnt).
+
+DRIVER=${DRIVER:-c}
+RUST_PMEM_KO=${RUST_PMEM_KO:-/src/rust_pmem.ko}
+TOOLS_DIR=${TOOLS_DIR:-/src/build/tools}
+MNT_BASE=${MNT_BASE:-/tmp/rust_pmem_mnt}
+POLL_TIMEOUT=${POLL_TIMEOUT:-30}
+ND_SYS=/sys/bus/nd
+MiB=$((1024 * 1024))
+
+# ---------------------------------------------------------------- reporting
+# A case prints plain lines; the runner prefixes them with "# ".
+
+log() { printf '%s\n' "$*"; }
+
+# fail MSG: end the test as failed.
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+# skip REASON: end the test as skipped (the runner reads the last SKIP: line).
+skip() {
+	log "SKIP: $*"
+	exit 4
+}
+
+# expect_eq WHAT EXPECTED GOT: print "expected ..." and return 1 on a mismatch.
+expect_eq() {
+	if [ "$2" != "$3" ]; then
+		log "expected $1 = '$2' got '$3'"
+		return 1
+	fi
+}
+
+# on_exit CMD: run CMD when the test ends, also when the runner's timeout
+# sends SIGTERM.
+on_exit() {
+	trap "$1" EXIT
+	trap 'exit 143' TERM INT
+}
+
+# ---------------------------------------------------------------- tools
+
+pmemio() { "$TOOLS_DIR/pmemio" "$@"; }
+dax_mmap() { "$TOOLS_DIR/dax_mmap" "$@"; }
+statx_dax() { "$TOOLS_DIR/statx_dax" "$@"; }
+sysfs_write() { "$TOOLS_DIR/sysfs_write" "$@"; }
+
+# require_tools: fail (not skip) if the helper programs were not built.
+require_tools() {
+	local t
+	for t in pmemio dax_mmap statx_dax sysfs_write; do
+		[ -x "$TOOLS_DIR/$t" ] ||
+			fail "$TOOLS_DIR/$t missing (make -C tests/tools OUT=$TOOLS_DIR)"
+	done
+}
+
+# must CMD...: run a command quietly; on failure print it with its output and
+# fail the test. Use it as a statement, never inside $(...).
+must() {
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] || fail "'$*' exited $rc: $out"
+}
+
+# must_err ENAME CMD...: the tool must report "err ENAME" (a statement too).
+must_err() {
+	local want=$1 out
+	shift
+	out=$("$@" 2>&1)
+	case $out in
+	"err $want "* | "err $want") return 0 ;;
+	esac
+	fail "expected $want from '$*' got '$out'"
+}
+
+# random_seed: a random 45-bit number (bash only: no fork).
+random_seed() { echo $(((RANDOM << 30) | (RANDOM << 15) | RANDOM)); }
+
+# ---------------------------------------------------------------- polling
+
+# wait_until TIMEOUT CMD...: poll CMD every 50 ms until it succeeds.
+wait_until() {
+	local t=$1 end
+	shift
+	end=$(($(date +%s%N) + t * 1000000000))
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# ---------------------------------------------------------------- driver
+
+drv_name() {
+	case $DRIVER in
+	rust) echo rust_pmem ;;
+	c) echo nd_pmem ;;
+	*) echo "unknown DRIVER=$DRIVER" >&2; return 1 ;;
+	esac
+}
+
+drv_loaded() { [ -d "/sys/module/$(drv_name)" ] && [ -d "$ND_SYS/drivers/$(drv_name)" ]; }
+
+# drv_load: load the driver (no-op if loaded); does not wait for devices.
+drv_load() {
+	local out
+	drv_loaded && return 0
+	case $DRIVER in
+	rust)
+		[ -f "$RUST_PMEM_KO" ] || { log "no module file $RUST_PMEM_KO"; return 1; }
+		out=$(insmod "$RUST_PMEM_KO" 2>&1) || { log "insmod $RUST_PMEM_KO: $out"; return 1; }
+		;;
+	c)
+		out=$(modprobe nd_pmem 2>&1) || { log "modprobe nd_pmem: $out"; return 1; }
+		;;
+	*) log "unknown DRIVER=$DRIVER"; return 1 ;;
+	esac
+	wait_until 10 drv_loaded || { log "driver $(drv_name) did not register"; return 1; }
+}
+
+# drv_unload: rmmod the driver and wait until its devices are gone. rmmod is
+# retried for a while: udev may hold a device open for a moment.
+drv_unload() {
+	local name out end
+	name=$(drv_name) || return 1
+	[ -d "/sys/module/$name" ] || return 0
+	end=$(($(date +%s) + 10))
+	until out=$(rmmod "$name" 2>&1); do
+		if [ "$(date +%s)" -ge "$end" ]; then
+			log "rmmod $name: $out"
+			return 1
+		fi
+		sleep 0.1
+	done
+	wait_until 10 no_pmem_devices || { log "after rmmod $name: $(pmem_leftovers)"; return 1; }
+}
+
+# drv_reload: unload, load and wait for both pmem devices.
+drv_reload() { drv_unload && drv_load && wait_pmem_devices; }
+
+# ---------------------------------------------------------------- devices
+
+PMEM_DEVS=(pmem0 pmem1)
+
+dev_present() { [ -b "/dev/$1" ] && [ -e "/sys/block/$1" ]; }
+dev_absent() { [ ! -e "/dev/$1" ] && [ ! -e "/sys/block/$1" ]; }
+
+pmem_devices_present() {
+	local d
+	for d in "${PMEM_DEVS[@]}"; do dev_present "$d" || return 1; done
+}
+
+pmem_leftovers() {
+	local l
+	l=$(ls -d /dev/pmem* /sys/block/pmem* 2>/dev/null | tr '\n' ' ')
+	echo "${l:-none}"
+}
+
+no_pmem_devices() { [ "$(pmem_leftovers)" = none ]; }
+
+wait_pmem_devices() {
+	wait_until "$POLL_TIMEOUT" pmem_devices_present && return 0
+	log "pmem devices did not appear; present: $(pmem_leftovers)"
+	return 1
+}
+
+# dev_size DEV: size in bytes of /dev/DEV.
+dev_size() { blockdev --getsize64 "/dev/$1"; }
+
+# ---------------------------------------------------------------- namespaces
+
+# ns_list: namespaces on the nd bus (namespaceX.Y), sorted.
+ns_list() { ls "$ND_SYS/devices" 2>/dev/null | grep '^namespace' | sort -V; }
+
+# ns_driver NS: name of the driver bound to NS, empty if none.
+ns_driver() {
+	local l
+	l=$(readlink "$ND_SYS/devices/$1/driver" 2>/dev/null) || return 0
+	basename "$l"
+}
+
+# ns_dev NS: block device name of NS (pmemX for namespaceX.0).
+ns_dev() {
+	local b
+	for b in "$ND_SYS/devices/$1"/block/*; do
+		[ -e "$b" ] && { basename "$b"; return; }
+	done
+	local id=${1#namespace}
+	if [ "${id#*.}" = 0 ]; then echo "pmem${id%%.*}"; else echo "pmem$id"; fi
+}
+
+# ns_region NS: the region that holds NS.
+ns_region() { basename "$(readlink -f "$ND_SYS/devices/$1/..")"; }
+
+# dev_ns DEV: namespace of block device DEV.
+dev_ns() {
+	local l
+	if l=$(readlink "/sys/block/$1/device" 2>/dev/null); then
+		basename "$l"
+	else
+		echo "namespace${1#pmem}.0"
+	fi
+}
+
+ns_bound() { [ "$(ns_driver "$1")" = "$(drv_name)" ] && dev_present "$(ns_dev "$1")"; }
+ns_unbound() { [ -z "$(ns_driver "$1")" ] && dev_absent "$(ns_dev "$1")"; }
+
+# ns_unbind NS: unbind NS from the driver and wait for its device to go away.
+ns_unbind() {
+	local ns=$1 dev out
+	dev=$(ns_dev "$ns")
+	out=$( { echo "$ns" >"$ND_SYS/drivers/$(drv_name)/unbind"; } 2>&1) ||
+		{ log "unbind $ns: $out"; return 1; }
+	wait_until "$POLL_TIMEOUT" ns_unbound "$ns" ||
+		{ log "$ns still bound to '$(ns_driver "$ns")' or /dev/$dev present after unbind"; return 1; }
+}
+
+# ns_bind NS: bind NS to the driver and wait for its device.
+ns_bind() {
+	local ns=$1 out
+	out=$( { echo "$ns" >"$ND_SYS/drivers/$(drv_name)/bind"; } 2>&1) ||
+		{ log "bind $ns: $out"; return 1; }
+	wait_until "$POLL_TIMEOUT" ns_bound "$ns" ||
+		{ log "$ns: driver '$(ns_driver "$ns")', /dev/$(ns_dev "$ns") not present after bind"; return 1; }
+}
+
+ns_rebind() { ns_unbind "$1" && ns_bind "$1"; }
+
+# ---------------------------------------------------------------- dmesg
+
+MARK_PREFIX="rust_pmem_test:"
+
+# kmsg_mark TAG: put a marker line into the kernel log and print its text.
+kmsg_mark() {
+	local m="$MARK_PREFIX mark $$.$RANDOM.$(date +%s%N) $1"
+	echo "$m" >/dev/kmsg
+	echo "$m"
+}
+
+# dmesg_since MARK: kernel log lines after the marker (all lines if the
+# marker has already left the ring buffer), without timestamps.
+dmesg_since() {
+	dmesg | sed -E 's/^\[ *[0-9]+\.[0-9]+\] //' |
+		awk -v m="$1" '
+			{ line[NR] = $0 }
+			index($0, m) { start = NR }
+			END { for (i = start + 1; i <= NR; i++) print line[i] }'
+}
+
+# dmesg_bad_lines: filter stdin to the lines that report a kernel problem.
+dmesg_bad_lines() {
+	local drv
+	drv=$(drv_name)
+	grep -v -F "$MARK_PREFIX" |
+		grep -E -e 'WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|Call Trace:' \
+			-e 'blocked for more than|rcu: .*stall|list_(add|del) corruption|refcount_t:|Kernel panic' \
+			-e "kmemleak.*($drv|pmem)"
+}
+
+# kmemleak_check: if kmemleak is available, scan and fail on reports whose
+# backtrace names the driver. Returns 0 if clean or not available.
+kmemleak_check() {
+	local f=/sys/kernel/debug/kmemleak drv report
+	[ -w "$f" ] || { log "kmemleak not available"; return 0; }
+	drv=$(drv_name)
+	echo scan >"$f"
+	report=$(cat "$f")
+	if printf '%s\n' "$report" | grep -q -E "\b$drv\b|\[$drv\]"; then
+		log "kmemleak reports naming $drv:"
+		printf '%s\n' "$report" | sed 's/^/    /'
+		return 1
+	fi
+	log "kmemleak: no report names $drv"
+}
+
+# ---------------------------------------------------------------- regions
+
+# region_set_ro REGION 0|1
+region_set_ro() { echo "$2" >"$ND_SYS/devices/$1/read_only"; }
+region_ro() { cat "$ND_SYS/devices/$1/read_only"; }
+
+# ---------------------------------------------------------------- file systems
+
+# fs_mkfs FS DEV [XFS -m options]: make an ext4 (4 KiB blocks, DAX-able) or
+# xfs (reflink=0, plus extra -m options) file system on /dev/DEV.
+fs_mkfs() {
+	local fs=$1 dev=$2 mopts=${3:-reflink=0} out
+	case $fs in
+	ext4) out=$(mkfs.ext4 -q -F -b 4096 "/dev/$dev" 2>&1) ;;
+	xfs) out=$(mkfs.xfs -q -f -m "$mopts" "/dev/$dev" 2>&1) ;;
+	*) log "unknown file system $fs"; return 1 ;;
+	esac || { log "mkfs.$fs /dev/$dev: $out"; return 1; }
+}
+
+# fs_mount DEV MNT OPTS
+fs_mount() {
+	local out
+	mkdir -p "$2" || return 1
+	out=$(mount -o "$3" "/dev/$1" "$2" 2>&1) ||
+		{ log "mount -o $3 /dev/$1 $2: $out"; dmesg | tail -n 5 | sed 's/^/    /'; return 1; }
+}
+
+# is_mounted MNT: MNT is in /proc/mounts (mountpoint(1) may fail with EIO on
+# a file system that lost its device).
+is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
+
+# fs_umount MNT
+fs_umount() {
+	local out
+	is_mounted "$1" || return 0
+	out=$(umount "$1" 2>&1) || { log "umount $1: $out"; return 1; }
+}
+
+# mnt_opts MNT: the options of the mount at MNT in /proc/mounts.
+mnt_opts() { awk -v m="$1" '$2 == m { o = $4 } END { print o }' /proc/mounts; }
+
+# mnt_is_dax MNT: the mount shows dax=always (or plain dax).
+mnt_is_dax() { mnt_opts "$1" | tr ',' '\n' | grep -qxE 'dax(=always)?'; }
+
+# cleanup_mounts: unmount everything mounted from a pmem device.
+cleanup_mounts() {
+	local m
+	for m in $(awk '$1 ~ "^/dev/pmem" { print $2 }' /proc/mounts | sort -r); do
+		log "unmounting $m"
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null ||
+			log "cannot unmount $m"
+	done
+}
+
+# file_is_dax FILE: statx reports STATX_ATTR_DAX.
+file_is_dax() {
+	local out
+	out=$(statx_dax "$1" 2>&1) && return 0
+	log "statx $1: $out"
+	return 1
+}
+
+# dax_mount DEV MNT: mount -o dax and check that the mount shows dax=always.
+dax_mount() {
+	fs_mount "$1" "$2" dax || return 1
+	mnt_is_dax "$2" && return 0
+	log "mount -o dax of /dev/$1 at $2 shows '$(mnt_opts "$2")', no dax=always"
+	return 1
+}
+
+# dax_fs_setup FS DEV MNT [XFS -m options]: mkfs and mount -o dax.
+dax_fs_setup() {
+	fs_mkfs "$1" "$2" "${4:-reflink=0}" && dax_mount "$2" "$3"
+}
+
+# dax_remount DEV MNT: umount and mount -o dax again.
+dax_remount() { fs_umount "$2" && dax_mount "$1" "$2"; }
+
+# ---------------------------------------------------------------- fio
+
+# fio_check BYTES_PER_JOB FIO_ARGS...: run fio with JSON output; fail unless
+# fio exits 0 and every job reports no error, wrote BYTES_PER_JOB and read
+# them back for verification.
+fio_check() {
+	local bytes=$1 out rc
+	shift
+	out=$(mktemp /tmp/fio.XXXXXX)
+	# verify_state_save=0: no *-verify.state files left in the cwd
+	fio --output-format=json --output="$out" --verify_state_save=0 "$@" >"$out.err" 2>&1
+	rc=$?
+	python3 - "$out" "$bytes" "$rc" "$out.err" <<'PY'
+import json, sys
+path, want, rc, errpath = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def show_raw():
+    for p in (errpath, path):
+        txt = open(p, errors="replace").read().strip()
+        if txt:
+            print("\n".join("    " + l for l in txt.splitlines()[-30:]))
+try:
+    text = open(path).read()
+    data = json.loads(text[text.index("{"):])
+except Exception as e:
+    print(f"fio exit {rc}, no JSON result ({e})")
+    show_raw()
+    sys.exit(1)
+bad = rc != 0
+if rc:
+    print(f"fio exited {rc}")
+for j in data.get("jobs", []):
+    w, r = j["write"]["io_bytes"], j["read"]["io_bytes"]
+    print(f"job {j['jobname']}: error={j['error']} written={w} verified(read)={r}")
+    if j["error"] or w < want or r < want:
+        print(f"  expected error=0, written>={want}, read>={want}")
+        bad = True
+if not data.get("jobs"):
+    print("no jobs in fio output")
+    bad = True
+if bad:
+    show_raw()
+sys.exit(1 if bad else 0)
+PY
+	rc=$?
+	rm -f "$out" "$out.err"
+	return $rc
+}
+
+# ---------------------------------------------------------------- DAX tests
+
+# dax_mount_test FS: body of ext4_dax_mount and xfs_dax_mount.
+dax_mount_test() {
+	local fs=$1 mnt="$MNT_BASE/$1_dax_mount" seed
+	seed=$(random_seed)
+	on_exit cleanup_mounts
+	dax_fs_setup "$fs" pmem0 "$mnt" || fail "$fs -o dax mount failed"
+	log "$fs on /dev/pmem0: $(mnt_opts "$mnt")"
+	must pmemio write "$mnt/a" 0 $((MiB + 512)) "$seed" creat fsync
+	must dax_mmap write "$mnt/b" 4096 $((64 * 1024)) "$seed"
+	file_is_dax "$mnt/a" || fail "$mnt/a: no STATX_ATTR_DAX"
+	file_is_dax "$mnt/b" || fail "$mnt/b: no STATX_ATTR_DAX"
+	dax_remount pmem0 "$mnt" || fail "remount failed"
+	must pmemio verify "$mnt/a" 0 $((MiB + 512)) "$seed"
+	must pmemio verify "$mnt/b" 4096 $((64 * 1024)) "$seed"
+	must pmemio zero "$mnt/b" 0 4096
+	file_is_dax "$mnt/a" || fail "$mnt/a: no STATX_ATTR_DAX after remount"
+	log "data intact after umount/mount, files are DAX"
+	fs_umount "$mnt" || fail "umount failed"
+}
+
+# ---------------------------------------------------------------- poison
+# Helpers of the poison tests (cases/badblocks_*, latent_*, dax_*poison*...).
+# Sectors are 512-byte disk sectors of /dev/DEV.
+
+SECTOR_SIZE=512
+RUST_PMEM_DBG=/sys/kernel/debug/rust_pmem
+KPROBE_TRACEFS=
+
+poison() { "$TOOLS_DIR/poison" "$@"; }
+
+# require_poison_tools: require_tools plus the poison helper.
+require_poison_tools() {
+	require_tools
+	[ -x "$TOOLS_DIR/poison" ] || fail "$TOOLS_DIR/poison missing (make -C tests/tools OUT=$TOOLS_DIR)"
+}
+
+# bb_list DEV: the badblocks lines of DEV ("SECTOR LEN"), one per line.
+bb_list() { cat "/sys/block/$1/badblocks"; }
+
+# bb_show DEV: the badblocks of DEV on one line, "none" if empty.
+bb_show() {
+	local l
+	l=$(bb_list "$1" | tr '\n' ',' | sed 's/,$//')
+	echo "${l:-none}"
+}
+
+# bb_add DEV SECTOR LEN: record a bad range through sysfs (fails the test if refused).
+bb_add() { must sysfs_write "/sys/block/$1/badblocks" "$2 $3"; }
+
+# expect_bb DEV EXPECTED: the badblocks of DEV, on one line (see bb_show), are EXPECTED.
+expect_bb() {
+	expect_eq "badblocks of $1" "$2" "$(bb_show "$1")"
+}
+
+# rust_dbg DEV: rust_pmem's debugfs directory of DEV.
+rust_dbg() { echo "$RUST_PMEM_DBG/$1"; }
+
+# counter DEV NAME: a rust_pmem poison counter of DEV.
+counter() {
+	local v
+	v=$(awk -v n="$2" '$1 == n { print $2 }' "$(rust_dbg "$1")/counters" 2>/dev/null)
+	echo "${v:-missing}"
+}
+
+# counters_line DEV: all counters of DEV on one line.
+counters_line() { tr '\n' ' ' <"$(rust_dbg "$1")/counters"; }
+
+# expect_counter DEV NAME EXPECTED
+expect_counter() { expect_eq "counter $2 of $1" "$3" "$(counter "$1" "$2")"; }
+
+# require_rust_debugfs DEV: on rust, fail unless the debugfs directory of DEV
+# has the backend and counters files.
+require_rust_debugfs() {
+	local d
+	d=$(rust_dbg "$1")
+	[ -r "$d/backend" ] && [ -r "$d/counters" ] ||
+		fail "no rust_pmem debugfs files in $d ($(ls "$d" 2>&1 | tr '\n' ' '))"
+}
+
+# has_latent DEV: rust_pmem was built with latent poison injection (RUST_PMEM_TEST=1).
+has_latent() { [ -e "$(rust_dbg "$1")/inject_poison" ]; }
+
+# udev_settle: wait for udev's work to finish. After a write to /dev/pmemN is
+# closed, udev probes the device (blkid reads its start and end); a probe that
+# runs into latent poison takes a machine check of its own and records it.
+udev_settle() {
+	command -v udevadm >/dev/null 2>&1 || return 0
+	udevadm settle -t 10 >/dev/null 2>&1 || true
+}
+
+# latent_inject DEV SECTOR LEN / latent_clear DEV SECTOR LEN (fail the test if refused).
+# Injection waits for udev first (see udev_settle); keep latent poison away from
+# the first and last MiB of the device, which udev's probes read.
+latent_inject() {
+	udev_settle
+	must sysfs_write "$(rust_dbg "$1")/inject_poison" "$2 $3"
+}
+latent_clear() { must sysfs_write "$(rust_dbg "$1")/clear_poison" "$2 $3"; }
+
+# dev_sectors DEV: size of DEV in sectors.
+dev_sectors() { echo $(($(dev_size "$1") / SECTOR_SIZE)); }
+
+# zero_sectors DEV SECTOR NR: write zeroes over SECTOR..SECTOR+NR-1 with O_DIRECT.
+zero_sectors() {
+	dd if=/dev/zero of="/dev/$1" bs=$SECTOR_SIZE seek="$2" count="$3" oflag=direct \
+		conv=notrunc status=none
+}
+
+# poison_scrub DEV...: remove all poison of the devices: latent poison (rust test
+# build) and every recorded bad range (overwritten with zeroes, which clears it on
+# both drivers). Prints what it did; returns 1 if records stay.
+poison_scrub() {
+	local d s n rc=0
+	for d in "$@"; do
+		dev_present "$d" || continue
+		if [ "$DRIVER" = rust ] && has_latent "$d"; then
+			sysfs_write "$(rust_dbg "$d")/clear_poison" "0 $(dev_sectors "$d")" >/dev/null ||
+				{ log "cannot clear latent poison of $d"; rc=1; }
+		fi
+		[ -n "$(bb_list "$d")" ] || continue
+		log "scrubbing badblocks of $d: $(bb_show "$d")"
+		while read -r s n; do
+			zero_sectors "$d" "$s" "$n" || log "zeroing $d sectors $s+$n failed"
+		done < <(bb_list "$d")
+		if [ -n "$(bb_list "$d")" ]; then
+			log "badblocks of $d after scrubbing: $(bb_show "$d")"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# poison_cleanup: the on_exit handler of the poison tests: remove kprobes left by
+# kprobe_count_start, unmount, scrub both devices.
+poison_cleanup() {
+	local e
+	if [ -n "$KPROBE_TRACEFS" ]; then
+		for e in $(sed -n 's/^p:kprobes\/\(rpt_[^ ]*\) .*/\1/p' "$KPROBE_TRACEFS/kprobe_events" 2>/dev/null); do
+			kprobe_count_stop "$e"
+		done
+	fi
+	cleanup_mounts
+	poison_scrub "${PMEM_DEVS[@]}"
+}
+
+# poison_start DEV...: the start of a poison test: no recorded or latent poison
+# (left by an earlier test) on the devices.
+poison_start() {
+	local d
+	poison_scrub "$@" >/dev/null
+	for d in "$@"; do
+		[ -z "$(bb_list "$d")" ] || fail "$d has badblocks that cannot be scrubbed: $(bb_show "$d")"
+	done
+}
+
+# file_sector FILE OFF: the disk sector holding byte OFF of FILE (fails the test).
+file_sector() {
+	local out
+	out=$(poison sector "$@" 2>&1) || { log "poison sector $*: $out" >&2; return 1; }
+	echo "$out"
+}
+
+# kprobe_count_start NAME SYMBOL [FETCHARGS]: count calls of SYMBOL with a kprobe
+# event (tracefs); returns 1 (and prints why) if kprobes cannot be used.
+kprobe_count_start() {
+	local t
+	for t in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		[ -w "$t/kprobe_events" ] && { KPROBE_TRACEFS=$t; break; }
+	done
+	if [ -z "$KPROBE_TRACEFS" ]; then
+		mkdir -p /sys/kernel/tracing 2>/dev/null
+		mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+		[ -w /sys/kernel/tracing/kprobe_events ] && KPROBE_TRACEFS=/sys/kernel/tracing
+	fi
+	[ -n "$KPROBE_TRACEFS" ] || { log "no tracefs kprobe_events"; return 1; }
+	echo "-:$1" >>"$KPROBE_TRACEFS/kprobe_events" 2>/dev/null
+	echo "p:$1 $2 ${3:-}" >>"$KPROBE_TRACEFS/kprobe_events" 2>/dev/null ||
+		{ log "cannot add a kprobe on $2"; return 1; }
+	echo 1 >"$KPROBE_TRACEFS/events/kprobes/$1/enable" || return 1
+	echo 1 >"$KPROBE_TRACEFS/tracing_on"
+	echo >"$KPROBE_TRACEFS/trace"
+}
+
+# kprobe_count NAME: calls seen since kprobe_count_start.
+kprobe_count() { grep -c " $1:" "$KPROBE_TRACEFS/trace"; }
+
+# kprobe_count_stop NAME
+kprobe_count_stop() {
+	[ -n "$KPROBE_TRACEFS" ] || return 0
+	echo 0 >"$KPROBE_TRACEFS/events/kprobes/$1/enable" 2>/dev/null
+	echo "-:$1" >>"$KPROBE_TRACEFS/kprobe_events" 2>/dev/null
+}
+
+# poison_require_memmap: the poison tests clear poison by writing over it, which
+# works on the memmap (e820) bus only; QEMU's NFIT cannot clear (backend "none").
+poison_require_memmap() {
+	[ "${PMEM:-memmap}" = memmap ] ||
+		skip "poison clearing needs the memmap bus (PMEM=${PMEM:-}: QEMU NFIT cannot clear)"
+}
+
+# poison_test_setup DEV...: common start of a poison test: tools, memmap bus,
+# rust_pmem's debugfs files (on rust), restore on exit, no poison left over.
+poison_test_setup() {
+	local d
+	require_poison_tools
+	poison_require_memmap
+	if [ "$DRIVER" = rust ]; then
+		for d in "$@"; do require_rust_debugfs "$d"; done
+	fi
+	on_exit poison_cleanup
+	poison_start "$@"
+}
+
+# sector_reads DEV SECTOR NR SEED [POS]: O_DIRECT read of NR sectors from SECTOR
+# returns the pattern of SEED written at byte POS (default: the sector's own offset).
+sector_reads() {
+	local out
+	out=$(poison devcmp "/dev/$1" "$2" $(($3 * SECTOR_SIZE)) "$4" "${5:-$(($2 * SECTOR_SIZE))}" 2>&1)
+	[ "$out" = "ok $(($3 * SECTOR_SIZE))" ] && return 0
+	log "read of $1 sectors $2+$3: $out"
+	return 1
+}
+
+# sector_eio DEV SECTOR NR: an O_DIRECT read of NR sectors from SECTOR fails with EIO.
+sector_eio() {
+	local out
+	out=$(pmemio read "/dev/$1" $(($2 * SECTOR_SIZE)) $(($3 * SECTOR_SIZE)) direct 2>&1)
+	case $out in "err EIO "*) return 0 ;; esac
+	log "read of $1 sectors $2+$3: expected EIO, got '$out'"
+	return 1
+}
+
+# write_sectors DEV SECTOR NR SEED: O_DIRECT write of the pattern of SEED.
+write_sectors() {
+	local out
+	out=$(pmemio write "/dev/$1" $(($2 * SECTOR_SIZE)) $(($3 * SECTOR_SIZE)) "$4" direct 2>&1)
+	[ "$out" = "ok $(($3 * SECTOR_SIZE))" ] && return 0
+	log "write of $1 sectors $2+$3: $out"
+	return 1
+}

@@ -1,0 +1,215 @@
+#!/bin/bash
+# In-guest test runner of rust_pmem: bash tests/guest/run.sh [NAMES...]
+#
+# Sets up the e820 namespaces and the driver (DRIVER=rust|c), runs each
+# tests/guest/cases/NAME.sh in its own bash with a timeout and prints KTAP.
+# A case exits 0 (pass), 4 (skip; reason on its last "SKIP:" line) or
+# anything else (fail). Before each case the driver is loaded and both
+# namespaces bound; after it, new kernel log lines are checked for warnings.
+# The last line is "N passed, N failed, N skipped"; exit 1 if any failed.
+#
+# Without NAMES every case runs, "kunit" first (rust_pmem's KUnit suite as
+# seen in dmesg at the first load; a skip with DRIVER=c). With NAMES only
+# those run; name "kunit" to get it.
+# Knobs: TEST_TIMEOUT (s per case, default 300; a case may say "# timeout: N"),
+# CASES_DIR (default tests/guest/cases), and lib.sh's DRIVER, RUST_PMEM_KO,
+# TOOLS_DIR, MNT_BASE.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CASES=${CASES_DIR:-$HERE/cases}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
+LOGDIR=$(mktemp -d /tmp/rust_pmem_tests.XXXXXX)
+
+# Cases in the order they run; other cases/*.sh files follow, sorted.
+ORDER=(kunit load_unload bind_memmap_namespace io_roundtrip io_persist_across_rebind
+	io_sync_flush fio_verify io_bad_input rebind_cycles ext4_dax_mount xfs_dax_mount
+	dax_mmap_roundtrip dax_map_sync dax_fio_mmap dax_write_cache_sysfs
+	dax_unbind_while_mounted dax_persist_across_rebind
+	badblocks_read_eio badblocks_write_clears latent_poison_read subpage_write_keeps_good_data
+	dax_mmap_sigbus dax_recovery_write dax_zero_range_clears dax_memory_failure
+	poison_bad_input poison_backend_selected)
+
+all_tests() {
+	local t f
+	for t in "${ORDER[@]}"; do echo "$t"; done
+	for f in "$CASES"/*.sh; do
+		t=$(basename "$f" .sh)
+		[[ " ${ORDER[*]} " == *" $t "* ]] || echo "$t"
+	done
+}
+
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+PASSED=0 FAILED=0 SKIPPED=0 NUM=0
+
+# result ok|fail|skip NAME [REASON]
+result() {
+	NUM=$((NUM + 1))
+	case $1 in
+	ok) PASSED=$((PASSED + 1)); echo "ok $NUM $2" ;;
+	skip) SKIPPED=$((SKIPPED + 1)); echo "ok $NUM $2 # SKIP ${3:-}" ;;
+	*) FAILED=$((FAILED + 1)); echo "not ok $NUM $2${3:+ # $3}" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- setup
+
+# setup: nd_e820, the driver (loaded by us, so that its KUnit output is
+# seen), both pmem devices. Sets SETUP_MARK; prints problems.
+setup() {
+	local out n
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	drv_name >/dev/null || return 1
+	if [ "$(ns_list | wc -l)" -lt 2 ]; then
+		out=$(modprobe nd_e820 2>&1) || { log "modprobe nd_e820: $out"; return 1; }
+	fi
+	wait_until "$POLL_TIMEOUT" eval '[ "$(ns_list | wc -l)" -ge 2 ]' ||
+		{ log "expected 2 namespaces, found: $(ns_list | tr '\n' ' ')"; return 1; }
+	log "namespaces: $(ns_list | tr '\n' ' ')"
+	if drv_loaded; then
+		log "$(drv_name) already loaded: reloading it"
+		drv_unload || return 1
+	fi
+	SETUP_MARK=$(kmsg_mark setup)
+	drv_load || return 1
+	wait_pmem_devices || return 1
+	for n in $(ns_list); do log "$n -> $(ns_dev "$n") ($(ns_driver "$n"))"; done
+}
+
+# kunit_test: the result of rust_pmem's KUnit suite from its first load.
+kunit_test() {
+	local lines res
+	if [ "$DRIVER" != rust ]; then
+		result skip kunit "kunit tests are rust_pmem's own"
+		return
+	fi
+	lines=$(dmesg_since "$SETUP_MARK")
+	# The suite's block: from "# Subtest: rust_pmem" to its result line.
+	printf '%s\n' "$lines" | awk '
+		/# Subtest: rust_pmem$/ { on = 1 }
+		on { print }
+		on && /^[ \t]*(not )?ok [0-9]+ rust_pmem([ \t]|$)/ { exit }' >"$LOGDIR/kunit"
+	diag "$(cat "$LOGDIR/kunit")"
+	res=$(grep -E '^[ \t]*(not )?ok [0-9]+ rust_pmem([ \t]|$)' "$LOGDIR/kunit" | tail -n 1)
+	if [ -z "$res" ]; then
+		printf '%s\n' "$lines" | grep -i kunit | sed 's/^/# /'
+		result fail kunit "no KUnit result for suite rust_pmem in dmesg"
+	elif [[ $res =~ ^[[:space:]]*not\ ok ]]; then
+		result fail kunit
+	elif [[ $res =~ \#[[:space:]]*SKIP ]]; then
+		result skip kunit "${res##*SKIP}"
+	else
+		result ok kunit
+	fi
+}
+
+# ---------------------------------------------------------------- per test
+
+# prepare: the state every case starts from. Prints what it had to repair.
+prepare() {
+	local d r ns
+	cleanup_mounts
+	for r in $(ls "$ND_SYS/devices" | grep '^region'); do
+		if [ "$(region_ro "$r" 2>/dev/null)" = 1 ]; then
+			log "restoring $r read_only=0"
+			region_set_ro "$r" 0
+		fi
+	done
+	for d in "${PMEM_DEVS[@]}"; do
+		dev_present "$d" && [ "$(blockdev --getro "/dev/$d")" = 1 ] && blockdev --setrw "/dev/$d"
+	done
+	drv_load || return 1
+	for ns in $(ns_list); do
+		if [ -z "$(ns_driver "$ns")" ]; then
+			log "binding $ns"
+			ns_bind "$ns" || return 1
+		fi
+	done
+	wait_pmem_devices
+}
+
+# case_timeout NAME: "# timeout: N" in the case file, else TEST_TIMEOUT.
+case_timeout() {
+	local t
+	t=$(sed -n 's/^# timeout: *\([0-9]\+\).*/\1/p' "$CASES/$1.sh" | head -n 1)
+	echo "${t:-$TEST_TIMEOUT}"
+}
+
+run_case() {
+	local name=$1 log="$LOGDIR/$1.log" rc bad reason mark t0
+
+	if [ ! -f "$CASES/$name.sh" ]; then
+		result fail "$name" "no such test"
+		return
+	fi
+	mark=$LAST_MARK
+	if ! prepare >"$log.prep" 2>&1; then
+		diag "$(cat "$log.prep")"
+		result fail "$name" "could not load the driver and bind both namespaces"
+		LAST_MARK=$(kmsg_mark "after $name")
+		return
+	fi
+	[ -s "$log.prep" ] && diag "$(cat "$log.prep")"
+	echo "$MARK_PREFIX start $name" >/dev/kmsg
+
+	t0=$(date +%s)
+	timeout -k 10 "$(case_timeout "$name")" bash "$CASES/$name.sh" </dev/null 2>&1 |
+		tee "$log" | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	diag "$name: exit $rc after $(($(date +%s) - t0)) s"
+
+	echo "$MARK_PREFIX end $name rc=$rc" >/dev/kmsg
+	bad=$(dmesg_since "$mark" | dmesg_bad_lines)
+	LAST_MARK=$(kmsg_mark "after $name")
+	if [ -n "$bad" ]; then
+		diag "kernel log problems during $name:" "$(dmesg_since "$mark" | grep -v -F "$MARK_PREFIX" | tail -n 60)"
+		result fail "$name" "kernel warning in dmesg"
+		return
+	fi
+	case $rc in
+	0) result ok "$name" ;;
+	4)
+		reason=$(grep '^SKIP:' "$log" | tail -n 1)
+		reason=${reason#SKIP:}
+		result skip "$name" "${reason# }"
+		;;
+	124 | 137) result fail "$name" "timed out" ;;
+	*) result fail "$name" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- main
+
+if [ $# -gt 0 ]; then
+	TESTS=("$@")
+else
+	mapfile -t TESTS < <(all_tests)
+fi
+
+echo "KTAP version 1"
+echo "1..${#TESTS[@]}"
+diag "DRIVER=$DRIVER driver=$(drv_name 2>&1) kernel=$(uname -r) tools=$TOOLS_DIR"
+
+if ! setup >"$LOGDIR/setup" 2>&1; then
+	diag "setup failed:" "$(cat "$LOGDIR/setup")" "$(dmesg | tail -n 30)"
+	for t in "${TESTS[@]}"; do result fail "$t" "setup failed"; done
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	exit 1
+fi
+diag "$(cat "$LOGDIR/setup")"
+LAST_MARK=$SETUP_MARK
+
+for t in "${TESTS[@]}"; do
+	if [ "$t" = kunit ]; then
+		kunit_test
+	else
+		run_case "$t"
+	fi
+done
+
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]
