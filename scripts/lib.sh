@@ -66,7 +66,9 @@ kernel_key() {
 		cat "$REPO/kernel/config.fragment"
 		[ "$flavour" = base ] || cat "$REPO/kernel/config.$flavour"
 		cat "$REPO/kernel/build-kernel.sh"
-		find "$REPO/kernel/patches" -type f -name '*.patch' 2>/dev/null | sort | xargs -r cat
+		if [ -d "$REPO/kernel/patches" ]; then
+			find "$REPO/kernel/patches" -type f -name '*.patch' | sort | xargs -r cat
+		fi
 	} | sha256sum | cut -c1-16
 }
 
