@@ -2,7 +2,8 @@
 # memory_failure on a mapped DAX page: madvise(MADV_HWPOISON) (CAP_SYS_ADMIN)
 # on the mapped second page of a written file, on ext4 -o dax (no DAX holder
 # operations: the generic handler) and on xfs -o dax made with
-# -m rmapbt=1,reflink=0 (xfs_dax_notify_failure). The mapping process gets
+# -m rmapbt=1,reflink=0 (xfs_dax_notify_failure; kprobes on it and on
+# dax_holder_notify_failure show the path where tracefs allows). The mapping process gets
 # SIGBUS with si_code BUS_MCEERR_AR (it is the process that asked: the kernel
 # sends AR to current) at the page's address; madvise returns 0; no oops.
 # rust_pmem also records the page (its 8 sectors, from FIEMAP) in
@@ -34,9 +35,27 @@ for FS in ext4 xfs; do
 	sector_reads pmem0 "$S" 8 "$SEED" 4096 || fail "FIEMAP sector does not hold the file's data"
 	rust && rr0=$(counter pmem0 ranges_recorded)
 	h0=$(hwc)
+	# The driver's dev_pagemap memory_failure forwards to the DAX holder (xfs).
+	KP=
+	kprobe_count_start rpt_holder dax_holder_notify_failure &&
+		kprobe_count_start rpt_xfs_nf xfs_dax_notify_failure && KP=1
 
 	out=$(poison hwpoison "$F" $((4096 + 100)))
 	log "$FS: madvise(MADV_HWPOISON) on the mapped page (sectors $S..$((S + 7))): $out"
+	if [ -n "$KP" ]; then
+		holder=$(kprobe_count rpt_holder) xfs_nf=$(kprobe_count rpt_xfs_nf)
+		kprobe_count_stop rpt_holder
+		kprobe_count_stop rpt_xfs_nf
+		log "$FS: calls of dax_holder_notify_failure $holder, xfs_dax_notify_failure $xfs_nf"
+		[ "$holder" -ge 1 ] || fail "$FS: the driver's memory_failure did not reach dax_holder_notify_failure"
+		if [ $FS = xfs ]; then
+			[ "$xfs_nf" -ge 1 ] || fail "xfs rmapbt=1: xfs_dax_notify_failure not called"
+		else
+			[ "$xfs_nf" = 0 ] || fail "ext4: xfs_dax_notify_failure called"
+		fi
+	else
+		log "(no kprobes: the memory_failure path is judged by the signal alone)"
+	fi
 	log "$FS: HardwareCorrupted $h0 -> $(hwc); $(dmesg | grep -E 'Memory failure|Injecting memory failure' | tail -n 2 | tr '\n' ' ')"
 	case $out in
 	"madvise=ok signal=sigbus code=BUS_MCEERR_AR addr=page lsb="*) ;;
