@@ -381,7 +381,9 @@ impl Pmem {
             let sector = sector0 + geometry::widen(i);
             match fate {
                 Fate::Lost if bad & (1 << i) == 0 => {
-                    // Latent poison found while reading the page back.
+                    // Latent poison found while reading the page back: a machine check
+                    // like any other, recorded like any other.
+                    Stats::inc(&self.stats.machine_checks);
                     self.bb.set(sector, 1);
                     Stats::inc(&self.stats.ranges_recorded);
                 }
