@@ -13,7 +13,7 @@ say "namespaces bound to rust_pmem"
 ls /sys/bus/nd/drivers/rust_pmem/ | grep namespace
 lsblk -o NAME,SIZE,LOG-SEC,PHY-SEC,DAX /dev/pmem0 /dev/pmem1 2>/dev/null || lsblk /dev/pmem0 /dev/pmem1
 say "kernel log"
-dmesg | grep -E 'rust_pmem|pmem[0-9]|nd_' | grep -vE 'Subtest|ok [0-9]|# rust_pmem' | tail -n 8
+dmesg | grep -E 'rust_pmem|pmem[0-9]|nd_' | grep -vE 'Subtest|ok [0-9]|# rust_pmem' | tail -n 8 || true
 
 say "ext4 with DAX on /dev/pmem0"
 mkfs.ext4 -q -F -b 4096 /dev/pmem0
