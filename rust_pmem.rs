@@ -635,6 +635,16 @@ impl PmemDevice {
         }
         disk.add(nd)
             .inspect_err(|e| dev_err!(nd.dev(), "cannot add the disk: {:?}\n", e))?;
+        if !info.pagemap {
+            // nd_pmem says nothing here, and `mount -o dax` then fails with a generic
+            // "DAX unsupported by block device".
+            dev_info!(
+                nd.dev(),
+                "{}: raw namespace without struct pages: block I/O only, no file system DAX \
+                 (ndctl create-namespace -m fsdax gives it DAX)\n",
+                disk.name()
+            );
+        }
         let debugfs = debugfs::device_dir(disk.name(), pmem.clone())
             .inspect_err(|e| dev_warn!(nd.dev(), "no debugfs directory: {:?}\n", e))
             .ok();
