@@ -22,7 +22,7 @@ host_packages() {
 }
 
 BASE_PKGS=build-essential,flex,bison,bc,libelf-dev,libssl-dev,rustc,rust-src,bindgen,libclang-dev,clang,lld,llvm,cpio,kmod,python3,xz-utils,rsync,git,ca-certificates
-GUEST_PKGS="rustfmt rust-clippy virtme-ng qemu-system-x86 e2fsprogs xfsprogs fio ndctl util-linux busybox-static udev kmod iproute2 procps python3 strace"
+GUEST_PKGS="rustfmt rust-clippy virtme-ng qemu-system-x86 e2fsprogs xfsprogs fio ndctl daxctl trace-cmd util-linux busybox-static udev kmod iproute2 procps python3 strace"
 
 build_root() {
 	local mirror
@@ -81,6 +81,21 @@ kernel_build() {
 		return 0
 	fi
 	mkdir -p "$ROOT/kbuild"
+	# An interrupted build whose configuration passed the check resumes where it stopped
+	# (the debug kernel takes over an hour here) instead of starting again from the tarball.
+	if [ -e "$kd/linux/.config" ] && grep -q 'building bzImage and modules' "$CACHE/kernel-$key.log" 2>/dev/null; then
+		local margs=()
+		grep -q '^LLVM=1' "$REPO/kernel/config.$FLAVOUR" 2>/dev/null && margs=(LLVM=1)
+		log "resuming the interrupted kernel build $key"
+		if in_root nice /bin/bash -c 'cd "$1" && shift && make -s -j"$(nproc)" "$@" bzImage modules' \
+			resume "/kbuild/$key/linux" "${margs[@]}" >>"$CACHE/kernel-$key.log" 2>&1 &&
+			[ -e "$kd/linux/arch/x86/boot/bzImage" ] && [ -e "$kd/linux/Module.symvers" ]; then
+			printf '%s\n' "${margs[@]}" >"$kd/make-args"
+			touch "$kd/built"
+			return 0
+		fi
+		log "resume failed, building from scratch"
+	fi
 	in_root /bin/bash /src/kernel/build-kernel.sh "/kbuild/$key" "$FLAVOUR" "$KMAJOR" \
 		2>&1 | tee "$CACHE/kernel-$key.log" | grep --line-buffered -E '^(\[|error|ERROR|make.*Error)' || true
 	[ -e "$kd/built" ] || die "kernel build failed (log: $CACHE/kernel-$key.log)"
