@@ -5,7 +5,8 @@
 #                      [--timeout S] -- CMD...
 # Guest: 3 GiB RAM, 2 CPUs, and either two 512 MiB memmap= pmem regions above 4 GiB
 # (legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas (ACPI
-# NFIT regions, namespaces made with ndctl), backed by files in the build root.
+# NFIT regions, namespaces made with ndctl), backed by files in the build root that
+# are deleted when the VM ends.
 . "$(dirname "$0")/lib.sh"
 
 DRIVER=rust FLAVOUR=base TIMEOUT=3000 PMEM=memmap
@@ -28,15 +29,18 @@ case $PMEM in
 memmap) append="memmap=512M!4G memmap=512M!4608M" ;;
 nvdimm)
 	append=""
-	# Fresh, zeroed DIMMs every boot: no labels or data survive from an earlier run.
-	mkdir -p "$ROOT/var/tmp/rust_pmem"
-	for i in 0 1; do
-		rm -f "$ROOT/var/tmp/rust_pmem/nv$i.img"
-		truncate -s 1G "$ROOT/var/tmp/rust_pmem/nv$i.img"
-	done
+	# Fresh, zeroed DIMMs every boot (no labels or data survive from an earlier run),
+	# in a directory of this VM's own so that VMs can run side by side. QEMU takes the
+	# label area from the end of the backend and rounds the rest down to its 2 MiB
+	# alignment: 1 GiB + 2 MiB backends give 1 GiB DIMMs, so the second region starts
+	# 1 GiB-aligned (ndctl refuses fsdax namespaces off the region's 16 MiB alignment).
+	mkdir -p "$ROOT/var/tmp"
+	nvdir=$(mktemp -d "$ROOT/var/tmp/rust_pmem_nv.XXXXXX")
+	trap 'rm -rf "$nvdir"' EXIT
+	for i in 0 1; do truncate -s 1026M "$nvdir/nv$i.img"; done
 	opts="-machine pc,nvdimm=on -m 3G,slots=4,maxmem=8G"
 	for i in 0 1; do
-		opts+=" -object memory-backend-file,id=nvmem$i,share=on,mem-path=/var/tmp/rust_pmem/nv$i.img,size=1G,align=2M"
+		opts+=" -object memory-backend-file,id=nvmem$i,share=on,mem-path=${nvdir#"$ROOT"}/nv$i.img,size=1026M,align=2M"
 		opts+=" -device nvdimm,id=nv$i,memdev=nvmem$i,label-size=128K"
 	done
 	qemu=("--qemu-opts=$opts")
@@ -44,7 +48,7 @@ nvdimm)
 *) die "--pmem memmap|nvdimm" ;;
 esac
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
-[ "$DRIVER" = rust ] && append+=" module_blacklist=nd_pmem"
+[ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
 cmd=$(printf '%q ' "$@")
 guest="export DRIVER=$DRIVER PMEM=$PMEM RUST_PMEM_KO=/src/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 in_root timeout --foreground -k 10 "$TIMEOUT" \

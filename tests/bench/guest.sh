@@ -19,7 +19,12 @@ unload_all() {
 }
 load() {
 	unload_all
-	if [ "$1" = c ]; then modprobe nd_pmem; else insmod "$RUST_PMEM_KO"; fi
+	if [ "$1" = c ]; then
+		modprobe nd_pmem
+	else
+		modprobe -a $(modinfo -F depends "$RUST_PMEM_KO" | tr ',' ' ')
+		insmod "$RUST_PMEM_KO"
+	fi
 	for i in $(seq 200); do [ -b /dev/pmem0 ] && [ -b /dev/pmem1 ] && return; sleep 0.1; done
 	echo "no pmem devices with $1" >&2
 	exit 1

@@ -7,7 +7,10 @@ trap 'echo "demo: FAILED at line $LINENO"' ERR
 
 say "kernel $(uname -r), pmem regions from memmap=: $(grep -o 'memmap=[^ ]*' /proc/cmdline | tr '\n' ' ')"
 modprobe nd_e820
-insmod "${RUST_PMEM_KO:-/src/rust_pmem.ko}"
+KO=${RUST_PMEM_KO:-/src/rust_pmem.ko}
+# insmod loads no dependencies (libnvdimm, nd_btt): modprobe them first.
+modprobe -a $(modinfo -F depends "$KO" | tr ',' ' ')
+insmod "$KO"
 for i in $(seq 100); do [ -b /dev/pmem0 ] && [ -b /dev/pmem1 ] && break; sleep 0.1; done
 say "namespaces bound to rust_pmem"
 ls /sys/bus/nd/drivers/rust_pmem/ | grep namespace
