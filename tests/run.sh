@@ -1,33 +1,44 @@
 #!/bin/bash
-# `make check`: build rust_pmem and run the KTAP suite (tests/guest/run.sh) in a VM,
-# once on rust_pmem and once on nd_pmem (DRIVER=c, the reference: every test must mean
-# something there too). Prints one KTAP document with a subtest per driver and ends
-# with `N passed, N failed, N skipped` over both. Env: DRIVERS="rust c", TESTS="names",
-# FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
+# `make check`: build rust_pmem and run the KTAP suite (tests/guest/run.sh) in VMs:
+# for each driver (rust_pmem, and nd_pmem as DRIVER=c, the reference: every test must
+# mean something there too) and each kind of pmem (memmap: e820 namespaces from
+# memmap=; nvdimm: QEMU NVDIMMs behind ACPI NFIT), one VM. Prints one KTAP document with
+# a subtest per VM, results named memmap/NAME or nvdimm/NAME, and ends with
+# `N passed, N failed, N skipped` over all. Env: DRIVERS="rust c", PMEMS="memmap nvdimm",
+# TESTS="names", RESULTS=dir (build/results), SKIP_BUILD=1, FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
 . "$(dirname "$0")/../scripts/lib.sh"
 DRIVERS=${DRIVERS:-rust c}
+PMEMS=${PMEMS:-memmap nvdimm}
 FLAVOUR=${FLAVOUR:-base}
 export FLAVOUR
 # The suite needs the test build (debugfs latent-poison injection).
-RUST_PMEM_TEST=1 bash "$REPO/scripts/build-module.sh" >&2
-mkdir -p "$REPO/build/results"
+# SKIP_BUILD=1 runs what is built (e.g. while another run builds nothing new).
+[ -n "${SKIP_BUILD:-}" ] || RUST_PMEM_TEST=1 bash "$REPO/scripts/build-module.sh" >&2
+RESULTS=${RESULTS:-$REPO/build/results}
+mkdir -p "$RESULTS"
 
 read -ra drivers <<<"$DRIVERS"
+read -ra pmems <<<"$PMEMS"
+runs=()
+for d in "${drivers[@]}"; do for p in "${pmems[@]}"; do runs+=("$d $p"); done; done
 echo "KTAP version 1"
-echo "1..${#drivers[@]}"
+echo "1..${#runs[@]}"
 pass=0 fail=0 skip=0 n=0 bad=0
-for d in "${drivers[@]}"; do
+t_all=$(date +%s)
+for run in "${runs[@]}"; do
+	read -r d p <<<"$run"
 	n=$((n + 1))
 	name=rust_pmem; [ "$d" = c ] && name=nd_pmem
-	out="$REPO/build/results/$d.log"
+	name+="/$p"
+	out="$RESULTS/$d-$p.log"
 	log "suite on $name (VM boot, TCG)"
 	s=$(date +%s)
 	# shellcheck disable=SC2086
 	# Progress on stderr as results arrive; the KTAP document is printed once per suite.
-	bash "$REPO/scripts/vm.sh" --driver "$d" --flavour "$FLAVOUR" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
+	bash "$REPO/scripts/vm.sh" --driver "$d" --pmem "$p" --flavour "$FLAVOUR" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
 		tee "$out" | grep --line-buffered -E '^(ok|not ok) ' |
 		while IFS= read -r l; do log "$name: $l"; done || true
-	log "suite on $name took $(($(date +%s) - s)) s (log: build/results/$d.log)"
+	log "suite on $name took $(($(date +%s) - s)) s (log: $out)"
 	echo "    # Subtest: $name"
 	sed -n '/^KTAP version 1$/,$p' "$out" | grep -E '^(KTAP|1\.\.|ok |not ok |#|    )' | sed 's/^/    /'
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -n1 || true)
@@ -42,5 +53,6 @@ for d in "${drivers[@]}"; do
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + k))
 	if [ "$f" -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name"; bad=1; fi
 done
+log "all suites took $(($(date +%s) - t_all)) s"
 echo "$pass passed, $fail failed, $skip skipped"
 exit $bad

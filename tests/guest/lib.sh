@@ -6,6 +6,11 @@
 # TOOLS_DIR (default /src/build/tools), MNT_BASE (default /tmp/rust_pmem_mnt).
 
 DRIVER=${DRIVER:-c}
+# The kind of pmem the VM has: memmap (two e820 namespaces from memmap=) or nvdimm
+# (two QEMU NVDIMMs behind ACPI NFIT; the runner makes an fsdax namespace on each).
+PMEM=${PMEM:-memmap}
+# nvdimm: the nd devices the driver binds for pmem0 and pmem1 ("DEVICE DISK" lines).
+LAYOUT_FILE=/tmp/rust_pmem_layout
 RUST_PMEM_KO=${RUST_PMEM_KO:-/src/rust_pmem.ko}
 TOOLS_DIR=${TOOLS_DIR:-/src/build/tools}
 MNT_BASE=${MNT_BASE:-/tmp/rust_pmem_mnt}
@@ -116,6 +121,13 @@ drv_load() {
 	case $DRIVER in
 	rust)
 		[ -f "$RUST_PMEM_KO" ] || { log "no module file $RUST_PMEM_KO"; return 1; }
+		# insmod loads no dependencies (libnvdimm, nd_btt): modprobe them first.
+		local deps
+		deps=$(modinfo -F depends "$RUST_PMEM_KO" 2>/dev/null | tr ',' ' ')
+		if [ -n "$deps" ]; then
+			# shellcheck disable=SC2086
+			out=$(modprobe -a $deps 2>&1) || { log "modprobe $deps: $out"; return 1; }
+		fi
 		out=$(insmod "$RUST_PMEM_KO" 2>&1) || { log "insmod $RUST_PMEM_KO: $out"; return 1; }
 		;;
 	c)
@@ -177,8 +189,15 @@ dev_size() { blockdev --getsize64 "/dev/$1"; }
 
 # ---------------------------------------------------------------- namespaces
 
-# ns_list: namespaces on the nd bus (namespaceX.Y), sorted.
-ns_list() { ls "$ND_SYS/devices" 2>/dev/null | grep '^namespace' | sort -V; }
+# ns_list: the nd devices the driver binds for pmem0 and pmem1: on memmap the
+# namespaces (namespaceX.Y), on nvdimm the pfn devices of the runner's fsdax namespaces.
+ns_list() {
+	if [ "$PMEM" = nvdimm ]; then
+		awk '{ print $1 }' "$LAYOUT_FILE" 2>/dev/null
+	else
+		ls "$ND_SYS/devices" 2>/dev/null | grep '^namespace' | sort -V
+	fi
+}
 
 # ns_driver NS: name of the driver bound to NS, empty if none.
 ns_driver() {
@@ -193,8 +212,80 @@ ns_dev() {
 	for b in "$ND_SYS/devices/$1"/block/*; do
 		[ -e "$b" ] && { basename "$b"; return; }
 	done
-	local id=${1#namespace}
+	local known
+	known=$(awk -v d="$1" '$1 == d { print $2 }' "$LAYOUT_FILE" 2>/dev/null)
+	[ -n "$known" ] && { echo "$known"; return; }
+	local ns=$1 id
+	# A claim device (pfnX.Y, bttX.Y, daxX.Y) serves the disk of its namespace.
+	[[ $ns == namespace* ]] || ns=$(cat "$ND_SYS/devices/$1/namespace" 2>/dev/null)
+	id=${ns#namespace}
 	if [ "${id#*.}" = 0 ]; then echo "pmem${id%%.*}"; else echo "pmem$id"; fi
+}
+
+# ---------------------------------------------------------------- NFIT (PMEM=nvdimm)
+
+# nv_regions: the pmem regions of the ACPI NFIT bus, sorted.
+nv_regions() {
+	local r
+	for r in $(ls "$ND_SYS/devices" 2>/dev/null | grep '^region' | sort -V); do
+		[ "$(cat "$ND_SYS/devices/$r/nstype" 2>/dev/null)" = 4 ] || continue # ND_DEVICE_NAMESPACE_PMEM
+		readlink -f "$ND_SYS/devices/$r" | grep -q ACPI0012 && echo "$r"
+	done
+}
+
+# nv_ndctl ARGS...: ndctl with its output kept for a failure message.
+nv_ndctl() {
+	local out
+	out=$(ndctl "$@" 2>&1) || { log "ndctl $*: $out" >&2; return 1; }
+	printf '%s\n' "$out"
+}
+
+# nv_json_field FIELD: the first "FIELD":value of ndctl's JSON on stdin.
+nv_json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d.get(sys.argv[1],""))' "$1"; }
+
+# nv_create REGION MODE SIZE [ARGS...]: ndctl create-namespace; prints the namespace name.
+nv_create() {
+	local r=$1 m=$2 sz=$3 out
+	shift 3
+	out=$(nv_ndctl create-namespace -r "$r" -m "$m" -s "$sz" "$@") || return 1
+	printf '%s' "$out" | nv_json_field dev
+}
+
+# nv_destroy NS: disable and destroy a namespace (and its claim).
+nv_destroy() { nv_ndctl destroy-namespace -f "$1" >/dev/null; }
+
+# nv_claim NS: the device claiming NS (pfnX.Y, bttX.Y, daxX.Y), or NS itself.
+nv_claim() {
+	local h
+	h=$(cat "$ND_SYS/devices/$1/holder" 2>/dev/null)
+	echo "${h:-$1}"
+}
+
+# nv_layout: the runner's NFIT layout: labels initialised, an fsdax namespace of
+# NV_SIZE on each of the first two regions, their pfn devices and disks recorded in
+# LAYOUT_FILE. Keeps an existing layout whose namespaces are still there.
+NV_SIZE=${NV_SIZE:-512M}
+nv_layout() {
+	local regions r ns claim
+	if [ -s "$LAYOUT_FILE" ]; then
+		local ok=1 d
+		for d in $(awk '{ print $1 }' "$LAYOUT_FILE"); do [ -e "$ND_SYS/devices/$d" ] || ok=0; done
+		[ $ok = 1 ] && return 0
+		rm -f "$LAYOUT_FILE"
+	fi
+	mapfile -t regions < <(nv_regions)
+	[ "${#regions[@]}" -ge 2 ] || { log "expected 2 NFIT pmem regions, found: ${regions[*]:-none}"; return 1; }
+	nv_ndctl destroy-namespace -f all >/dev/null 2>&1
+	nv_ndctl disable-region all >/dev/null || return 1
+	nv_ndctl init-labels -f all >/dev/null || return 1
+	nv_ndctl enable-region all >/dev/null || return 1
+	: >"$LAYOUT_FILE.new"
+	for r in "${regions[@]:0:2}"; do
+		ns=$(nv_create "$r" fsdax "$NV_SIZE") || return 1
+		claim=$(nv_claim "$ns")
+		echo "$claim $(basename "$(ls -d "$ND_SYS/devices/$claim"/block/* 2>/dev/null | head -n 1)")" >>"$LAYOUT_FILE.new"
+	done
+	mv "$LAYOUT_FILE.new" "$LAYOUT_FILE"
 }
 
 # ns_region NS: the region that holds NS.
@@ -606,7 +697,7 @@ kprobe_count_stop() {
 # works on the memmap (e820) bus only; QEMU's NFIT cannot clear (backend "none").
 poison_require_memmap() {
 	[ "${PMEM:-memmap}" = memmap ] ||
-		skip "poison clearing needs the memmap bus (PMEM=${PMEM:-}: QEMU NFIT cannot clear)"
+		skip "clears poison by writing over it: QEMU NFIT has no clear-error command (writes over poison fail EIO there, see nvdimm/poison_backend_selected)"
 }
 
 # poison_test_setup DEV...: common start of a poison test: tools, memmap bus,

@@ -1,12 +1,14 @@
 #!/bin/bash
 # In-guest test runner of rust_pmem: bash tests/guest/run.sh [NAMES...]
 #
-# Sets up the e820 namespaces and the driver (DRIVER=rust|c), runs each
+# Sets up the pmem (PMEM=memmap: the e820 namespaces; PMEM=nvdimm: an fsdax
+# namespace on each of two NFIT regions) and the driver (DRIVER=rust|c), runs each
 # tests/guest/cases/NAME.sh in its own bash with a timeout and prints KTAP.
 # A case exits 0 (pass), 4 (skip; reason on its last "SKIP:" line) or
 # anything else (fail). Before each case the driver is loaded and both
 # namespaces bound; after it, new kernel log lines are checked for warnings.
-# The last line is "N passed, N failed, N skipped"; exit 1 if any failed.
+# Results are named PMEM/NAME. The last line is "N passed, N failed, N skipped";
+# exit 1 if any failed.
 #
 # Without NAMES every case runs, "kunit" first (rust_pmem's KUnit suite as
 # seen in dmesg at the first load; a skip with DRIVER=c). With NAMES only
@@ -49,10 +51,11 @@ PASSED=0 FAILED=0 SKIPPED=0 NUM=0
 # result ok|fail|skip NAME [REASON]
 result() {
 	NUM=$((NUM + 1))
+	# Every result is named after the kind of pmem it ran on: memmap/NAME, nvdimm/NAME.
 	case $1 in
-	ok) PASSED=$((PASSED + 1)); echo "ok $NUM $2" ;;
-	skip) SKIPPED=$((SKIPPED + 1)); echo "ok $NUM $2 # SKIP ${3:-}" ;;
-	*) FAILED=$((FAILED + 1)); echo "not ok $NUM $2${3:+ # $3}" ;;
+	ok) PASSED=$((PASSED + 1)); echo "ok $NUM $PMEM/$2" ;;
+	skip) SKIPPED=$((SKIPPED + 1)); echo "ok $NUM $PMEM/$2 # SKIP ${3:-}" ;;
+	*) FAILED=$((FAILED + 1)); echo "not ok $NUM $PMEM/$2${3:+ # $3}" ;;
 	esac
 }
 
@@ -64,18 +67,30 @@ setup() {
 	local out n
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 	drv_name >/dev/null || return 1
-	if [ "$(ns_list | wc -l)" -lt 2 ]; then
-		out=$(modprobe nd_e820 2>&1) || { log "modprobe nd_e820: $out"; return 1; }
-	fi
-	wait_until "$POLL_TIMEOUT" eval '[ "$(ns_list | wc -l)" -ge 2 ]' ||
-		{ log "expected 2 namespaces, found: $(ns_list | tr '\n' ' ')"; return 1; }
-	log "namespaces: $(ns_list | tr '\n' ' ')"
+	case $PMEM in
+	memmap)
+		if [ "$(ns_list | wc -l)" -lt 2 ]; then
+			out=$(modprobe nd_e820 2>&1) || { log "modprobe nd_e820: $out"; return 1; }
+		fi
+		wait_until "$POLL_TIMEOUT" eval '[ "$(ns_list | wc -l)" -ge 2 ]' ||
+			{ log "expected 2 namespaces, found: $(ns_list | tr '\n' ' ')"; return 1; }
+		;;
+	nvdimm)
+		wait_until "$POLL_TIMEOUT" eval '[ "$(nv_regions | wc -l)" -ge 2 ]' ||
+			{ log "expected 2 NFIT regions, found: $(nv_regions | tr '\n' ' ')"; return 1; }
+		;;
+	*) log "unknown PMEM=$PMEM"; return 1 ;;
+	esac
 	if drv_loaded; then
 		log "$(drv_name) already loaded: reloading it"
 		drv_unload || return 1
 	fi
 	SETUP_MARK=$(kmsg_mark setup)
 	drv_load || return 1
+	# On NFIT the namespaces are made now, with the driver loaded: ndctl enables
+	# them by writing to every nd driver's bind file, and one of them must take them.
+	[ "$PMEM" = nvdimm ] && { nv_layout || return 1; }
+	log "namespaces: $(ns_list | tr '\n' ' ')"
 	wait_pmem_devices || return 1
 	for n in $(ns_list); do log "$n -> $(ns_dev "$n") ($(ns_driver "$n"))"; done
 }
@@ -192,7 +207,7 @@ fi
 
 echo "KTAP version 1"
 echo "1..${#TESTS[@]}"
-diag "DRIVER=$DRIVER driver=$(drv_name 2>&1) kernel=$(uname -r) tools=$TOOLS_DIR"
+diag "DRIVER=$DRIVER PMEM=$PMEM driver=$(drv_name 2>&1) kernel=$(uname -r) tools=$TOOLS_DIR"
 
 if ! setup >"$LOGDIR/setup" 2>&1; then
 	diag "setup failed:" "$(cat "$LOGDIR/setup")" "$(dmesg | tail -n 30)"

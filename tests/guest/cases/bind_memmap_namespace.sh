@@ -1,6 +1,8 @@
 #!/bin/bash
-# The two memmap namespaces are bound to the driver, their block devices are
-# 512 MiB and the queue limits and features are those of nd_pmem.
+# The two namespaces (memmap: the e820 ones; nvdimm: the pfn devices of the fsdax
+# namespaces) are bound to the driver, their block devices have the size the nd
+# device reports (512 MiB on memmap; on fsdax less the data offset) and the queue
+# limits and features are those of nd_pmem.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -25,8 +27,10 @@ for ns in $nss; do
 	expect_eq "driver of $ns" "$(drv_name)" "$(ns_driver "$ns")" || ok=0
 	[ -b "/dev/$dev" ] || { log "/dev/$dev is not a block device"; ok=0; continue; }
 	expect_eq "namespace of $dev" "$ns" "$(dev_ns "$dev")" || ok=0
-	expect_eq "size of /dev/$dev" $((512 * MiB)) "$(dev_size "$dev")" || ok=0
-	expect_eq "/sys/block/$dev/size" $((512 * MiB / 512)) "$(cat "/sys/block/$dev/size")" || ok=0
+	want=$(cat "$ND_SYS/devices/$ns/size")
+	[ "$PMEM" = nvdimm ] || expect_eq "size of $ns" $((512 * MiB)) "$want" || ok=0
+	expect_eq "size of /dev/$dev" "$want" "$(dev_size "$dev")" || ok=0
+	expect_eq "/sys/block/$dev/size" $((want / 512)) "$(cat "/sys/block/$dev/size")" || ok=0
 	expect_eq "/sys/block/$dev/ro" 0 "$(cat "/sys/block/$dev/ro")" || ok=0
 	for a in "${!QUEUE[@]}"; do
 		expect_eq "/sys/block/$dev/queue/$a" "${QUEUE[$a]}" \

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 require_tools
 
-SIZE=$((512 * MiB))
+SIZE=$(dev_size pmem0) # 512 MiB on memmap, less on fsdax (pmem1 is as large)
 SEED=$(random_seed)
 # "OFF LEN OPTS": OPTS are the write options; reads use O_DIRECT and buffered.
 PIECES=(
