@@ -13,7 +13,8 @@
 # Without NAMES every case runs, "kunit" first (rust_pmem's KUnit suite as
 # seen in dmesg at the first load; a skip with DRIVER=c). With NAMES only
 # those run; name "kunit" to get it.
-# Knobs: TEST_TIMEOUT (s per case, default 300; a case may say "# timeout: N"),
+# Knobs: TEST_TIMEOUT (s per case, default 300; a case may say "# timeout: N";
+# both times TIMEOUT_SCALE, which vm.sh sets to 4 on the debug kernel),
 # CASES_DIR (default tests/guest/cases), and lib.sh's DRIVER, RUST_PMEM_KO,
 # TOOLS_DIR, MNT_BASE.
 set -u
@@ -151,7 +152,7 @@ prepare() {
 case_timeout() {
 	local t
 	t=$(sed -n 's/^# timeout: *\([0-9]\+\).*/\1/p' "$CASES/$1.sh" | head -n 1)
-	echo "${t:-$TEST_TIMEOUT}"
+	echo $((${t:-$TEST_TIMEOUT} * ${TIMEOUT_SCALE:-1}))
 }
 
 run_case() {
@@ -206,7 +207,10 @@ else
 fi
 
 echo "KTAP version 1"
-echo "1..${#TESTS[@]}"
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+PLAN=${#TESTS[@]}
+[ -w /sys/kernel/debug/kmemleak ] && PLAN=$((PLAN + 1)) # kmemleak_scan, last
+echo "1..$PLAN"
 diag "DRIVER=$DRIVER PMEM=$PMEM driver=$(drv_name 2>&1) kernel=$(uname -r) tools=$TOOLS_DIR"
 
 if ! setup >"$LOGDIR/setup" 2>&1; then
@@ -225,6 +229,21 @@ for t in "${TESTS[@]}"; do
 		run_case "$t"
 	fi
 done
+
+# Where the kernel has kmemleak (the debug kernel): unload the driver, scan, and
+# fail on any report that names the driver's code. Not a result without kmemleak.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	drv_unload >"$LOGDIR/kmemleak" 2>&1
+	# An object is reported only after it stayed unreferenced over two scans.
+	for _ in 1 2 3; do echo scan >/sys/kernel/debug/kmemleak; sleep 5; done
+	if kmemleak_check >>"$LOGDIR/kmemleak" 2>&1; then
+		diag "$(cat "$LOGDIR/kmemleak")"
+		result ok kmemleak_scan
+	else
+		diag "$(cat "$LOGDIR/kmemleak")"
+		result fail kmemleak_scan "kmemleak reports name $(drv_name)"
+	fi
+fi
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]
