@@ -228,7 +228,7 @@ ns_dev() {
 nv_regions() {
 	local r
 	for r in $(ls "$ND_SYS/devices" 2>/dev/null | grep '^region' | sort -V); do
-		[ "$(cat "$ND_SYS/devices/$r/nstype" 2>/dev/null)" = 4 ] || continue # ND_DEVICE_NAMESPACE_PMEM
+		case $(cat "$ND_SYS/devices/$r/nstype" 2>/dev/null) in 4 | 5) ;; *) continue ;; esac # NAMESPACE_IO before labels, PMEM after
 		readlink -f "$ND_SYS/devices/$r" | grep -q ACPI0012 && echo "$r"
 	done
 }

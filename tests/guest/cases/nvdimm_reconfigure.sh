@@ -1,0 +1,106 @@
+#!/bin/bash
+# One namespace (128 MiB in region0) is reconfigured in place (ndctl create-namespace
+# -f -e NS -m MODE) through raw -> fsdax -> sector -> devdax, 10 rounds. In each mode
+# the right device serves it (raw: the namespace, fsdax: its pfn and sector: its btt
+# device bound to the driver under test; devdax: dax_pmem) and a fresh pattern written
+# through it reads back (block: O_DIRECT and buffered; devdax: mmap of /dev/daxX.Y).
+# Each round one mode (in turn) also goes through disable/enable-namespace and is
+# checked again. The runner checks dmesg for warnings; the namespace is destroyed.
+# timeout: 1500
+set -u
+. "$(dirname "$0")/../lib.sh"
+[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+require_tools
+
+ROUNDS=${ROUNDS:-10}
+NS=
+cleanup() { [ -n "$NS" ] && nv_destroy "$NS"; }
+on_exit cleanup
+
+# devdax_io write|verify CHARDEV OFF LEN SEED: see nvdimm_devdax_mode.sh.
+devdax_io() {
+	python3 - "$@" <<'PY'
+import mmap, os, random, sys
+op, path, off, ln, seed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+data = random.Random(seed).getrandbits(ln * 8).to_bytes(ln, "little")
+wr = op == "write"
+fd = os.open(path, os.O_RDWR if wr else os.O_RDONLY)
+m = mmap.mmap(fd, ln, mmap.MAP_SHARED, mmap.PROT_READ | (mmap.PROT_WRITE if wr else 0), offset=off)
+if wr:
+    m[:] = data
+else:
+    got = m[:]
+    if got != data:
+        i = next(i for i in range(ln) if got[i] != data[i])
+        print(f"mismatch at offset {off + i}: expected {data[i]:#x} got {got[i]:#x}")
+        sys.exit(2)
+m.close()
+os.close(fd)
+print("ok", ln)
+PY
+}
+
+# serving MODE: print "DRIVER DEVICE" for the namespace in MODE (DEVICE: the block
+# or dax char device), return 1 while it is not there.
+serving() {
+	local c=$NS d drv
+	[ "$1" = raw ] || c=$(nv_claim "$NS")
+	drv=$(ns_driver "$c")
+	if [ "$1" = devdax ]; then
+		d=$(ls "$ND_SYS/devices/$c" 2>/dev/null | grep -m1 '^dax[0-9]')
+		[ -n "$d" ] && [ -c "/dev/$d" ] || return 1
+	else
+		d=$(ls "$ND_SYS/devices/$c/block" 2>/dev/null | head -n 1)
+		[ -n "$d" ] && dev_present "$d" || return 1
+	fi
+	echo "$drv $d"
+}
+
+# check MODE SEED WHEN: the pattern of SEED reads back from the device of MODE.
+check() {
+	local drv dev want=$(drv_name)
+	wait_until 10 serving "$1" >/dev/null || fail "$1 $3: no device for $NS (claim $(nv_claim "$NS"))"
+	read -r drv dev < <(serving "$1")
+	[ "$1" = devdax ] && want=dax_pmem
+	expect_eq "driver of $NS ($1) $3" "$want" "$drv" || fail "wrong driver"
+	if [ "$1" = devdax ]; then
+		must devdax_io verify "/dev/$dev" $((2 * MiB)) $((2 * MiB)) "$2"
+	else
+		echo 3 >/proc/sys/vm/drop_caches
+		must pmemio verify "/dev/$dev" $((4 * MiB)) "$MiB" "$2"
+		must pmemio verify "/dev/$dev" $((4 * MiB)) "$MiB" "$2" direct
+		must pmemio verify "/dev/$dev" $((12 * MiB)) "$MiB" "$2" direct
+	fi
+	DEV=$dev
+}
+
+NS=$(nv_create region0 raw 128M) || fail "ndctl create-namespace -m raw failed"
+MODES=(raw fsdax sector devdax)
+for ((r = 0; r < ROUNDS; r++)); do
+	for i in "${!MODES[@]}"; do
+		m=${MODES[$i]}
+		if [ "$r$i" != 00 ]; then
+			out=$(nv_ndctl create-namespace -f -e "$NS" -m "$m") || fail "round $r: reconfigure to $m failed"
+			NS=$(printf '%s' "$out" | nv_json_field dev)
+		fi
+		wait_until 10 serving "$m" >/dev/null || fail "round $r: $m: no device for $NS"
+		read -r _ DEV < <(serving "$m")
+		SEED=$(random_seed)
+		if [ "$m" = devdax ]; then
+			must devdax_io write "/dev/$DEV" $((2 * MiB)) $((2 * MiB)) "$SEED"
+		else
+			must pmemio write "/dev/$DEV" $((4 * MiB)) "$MiB" "$SEED" fsync
+			must pmemio write "/dev/$DEV" $((12 * MiB)) "$MiB" "$SEED" direct
+		fi
+		check "$m" "$SEED" "after writing"
+		if [ $((r % 4)) = "$i" ]; then
+			nv_ndctl disable-namespace "$NS" >/dev/null || fail "round $r: $m: disable-namespace failed"
+			[ ! -e "/dev/$DEV" ] || fail "round $r: $m: /dev/$DEV still there after disable-namespace"
+			nv_ndctl enable-namespace "$NS" >/dev/null || fail "round $r: $m: enable-namespace failed"
+			check "$m" "$SEED" "after disable/enable"
+		fi
+	done
+	log "round $r: raw, fsdax, sector, devdax written and read back; ${MODES[$((r % 4))]} disabled/enabled"
+done
+nv_destroy "$NS" || fail "destroy-namespace $NS failed"
+NS=
