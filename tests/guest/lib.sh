@@ -288,6 +288,42 @@ nv_layout() {
 	mv "$LAYOUT_FILE.new" "$LAYOUT_FILE"
 }
 
+# nv_test_start: the start of an NFIT test: skip unless PMEM=nvdimm; when the test
+# ends, unmount what is mounted from pmem and destroy the namespace named in $NS.
+nv_test_start() {
+	[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+	NS=
+	on_exit nv_test_cleanup
+}
+nv_test_cleanup() {
+	cleanup_mounts
+	[ -n "${NS:-}" ] && nv_destroy "$NS"
+}
+
+# devdax_io write|verify CHARDEV OFF LEN SEED: store or compare random bytes of SEED
+# through an mmap(MAP_SHARED) of CHARDEV at OFF (OFF and LEN 2 MiB aligned).
+devdax_io() {
+	python3 - "$@" <<'PY'
+import mmap, os, random, sys
+op, path, off, ln, seed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+data = random.Random(seed).getrandbits(ln * 8).to_bytes(ln, "little")
+wr = op == "write"
+fd = os.open(path, os.O_RDWR if wr else os.O_RDONLY)
+m = mmap.mmap(fd, ln, mmap.MAP_SHARED, mmap.PROT_READ | (mmap.PROT_WRITE if wr else 0), offset=off)
+if wr:
+    m[:] = data
+else:
+    got = m[:]
+    if got != data:
+        i = next(i for i in range(ln) if got[i] != data[i])
+        print(f"mismatch at offset {off + i}: expected {data[i]:#x} got {got[i]:#x}")
+        sys.exit(2)
+m.close()
+os.close(fd)
+print("ok", ln)
+PY
+}
+
 # ns_region NS: the region that holds NS.
 ns_region() { basename "$(readlink -f "$ND_SYS/devices/$1/..")"; }
 

@@ -7,35 +7,7 @@
 # timeout: 600
 set -u
 . "$(dirname "$0")/../lib.sh"
-[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
-
-NS=
-cleanup() { [ -n "$NS" ] && nv_destroy "$NS"; }
-on_exit cleanup
-
-# devdax_io write|verify CHARDEV OFF LEN SEED: store or compare random bytes of SEED
-# through an mmap(MAP_SHARED) of CHARDEV at OFF (OFF and LEN 2 MiB aligned).
-devdax_io() {
-	python3 - "$@" <<'PY'
-import mmap, os, random, sys
-op, path, off, ln, seed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
-data = random.Random(seed).getrandbits(ln * 8).to_bytes(ln, "little")
-wr = op == "write"
-fd = os.open(path, os.O_RDWR if wr else os.O_RDONLY)
-m = mmap.mmap(fd, ln, mmap.MAP_SHARED, mmap.PROT_READ | (mmap.PROT_WRITE if wr else 0), offset=off)
-if wr:
-    m[:] = data
-else:
-    got = m[:]
-    if got != data:
-        i = next(i for i in range(ln) if got[i] != data[i])
-        print(f"mismatch at offset {off + i}: expected {data[i]:#x} got {got[i]:#x}")
-        sys.exit(2)
-m.close()
-os.close(fd)
-print("ok", ln)
-PY
-}
+nv_test_start
 
 NS=$(nv_create region0 devdax 128M) || fail "ndctl create-namespace -m devdax failed"
 CLAIM=$(nv_claim "$NS")

@@ -8,15 +8,8 @@
 # timeout: 600
 set -u
 . "$(dirname "$0")/../lib.sh"
-[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+nv_test_start
 require_tools
-
-NS=
-cleanup() {
-	cleanup_mounts
-	[ -n "$NS" ] && nv_destroy "$NS"
-}
-on_exit cleanup
 
 # xfs needs more than 300 MB.
 NS=$(nv_create region0 fsdax 384M) || fail "ndctl create-namespace -m fsdax failed"

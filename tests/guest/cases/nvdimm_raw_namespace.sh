@@ -9,15 +9,8 @@
 # timeout: 600
 set -u
 . "$(dirname "$0")/../lib.sh"
-[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+nv_test_start
 require_tools
-
-NS=
-cleanup() {
-	cleanup_mounts
-	[ -n "$NS" ] && nv_destroy "$NS"
-}
-on_exit cleanup
 
 # raw_lines DISK MARK: rust_pmem's raw-namespace lines for DISK since MARK.
 raw_lines() { dmesg_since "$2" | grep -c -F "$1: raw namespace without struct pages"; }

@@ -7,16 +7,15 @@
 # timeout: 600
 set -u
 . "$(dirname "$0")/../lib.sh"
-[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+nv_test_start
 require_tools
 
 R=$(ns_region "$(dev_ns pmem0)") # the region of pmem0 (region0)
-NS=
 MNT="$MNT_BASE/nv_ro"
 cleanup() {
 	cleanup_mounts
 	region_set_ro $R 0
-	[ -n "$NS" ] && nv_destroy "$NS"
+	nv_test_cleanup
 }
 on_exit cleanup
 

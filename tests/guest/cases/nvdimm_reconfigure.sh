@@ -9,36 +9,10 @@
 # timeout: 1500
 set -u
 . "$(dirname "$0")/../lib.sh"
-[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+nv_test_start
 require_tools
 
 ROUNDS=${ROUNDS:-10}
-NS=
-cleanup() { [ -n "$NS" ] && nv_destroy "$NS"; }
-on_exit cleanup
-
-# devdax_io write|verify CHARDEV OFF LEN SEED: see nvdimm_devdax_mode.sh.
-devdax_io() {
-	python3 - "$@" <<'PY'
-import mmap, os, random, sys
-op, path, off, ln, seed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
-data = random.Random(seed).getrandbits(ln * 8).to_bytes(ln, "little")
-wr = op == "write"
-fd = os.open(path, os.O_RDWR if wr else os.O_RDONLY)
-m = mmap.mmap(fd, ln, mmap.MAP_SHARED, mmap.PROT_READ | (mmap.PROT_WRITE if wr else 0), offset=off)
-if wr:
-    m[:] = data
-else:
-    got = m[:]
-    if got != data:
-        i = next(i for i in range(ln) if got[i] != data[i])
-        print(f"mismatch at offset {off + i}: expected {data[i]:#x} got {got[i]:#x}")
-        sys.exit(2)
-m.close()
-os.close(fd)
-print("ok", ln)
-PY
-}
 
 # serving MODE: print "DRIVER DEVICE" for the namespace in MODE (DEVICE: the block
 # or dax char device), return 1 while it is not there.

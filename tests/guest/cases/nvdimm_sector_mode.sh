@@ -7,12 +7,8 @@
 # timeout: 600
 set -u
 . "$(dirname "$0")/../lib.sh"
-[ "$PMEM" = nvdimm ] || skip "needs an ACPI NFIT bus (PMEM=nvdimm): ndctl namespaces"
+nv_test_start
 require_tools
-
-NS=
-cleanup() { [ -n "$NS" ] && nv_destroy "$NS"; }
-on_exit cleanup
 
 btt_bound() { [ "$(ns_driver "$BTT")" = "$(drv_name)" ] && dev_present "$DISK"; }
 btt_unbound() { [ -z "$(ns_driver "$BTT")" ] && dev_absent "$DISK"; }
