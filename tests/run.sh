@@ -20,22 +20,22 @@ mkdir -p "$RESULTS"
 read -ra drivers <<<"$DRIVERS"
 read -ra pmems <<<"$PMEMS"
 runs=()
-for d in "${drivers[@]}"; do for p in "${pmems[@]}"; do runs+=("$d $p"); done; done
+for d in "${drivers[@]}"; do for k in "${pmems[@]}"; do runs+=("$d $k"); done; done
 echo "KTAP version 1"
 echo "1..${#runs[@]}"
 pass=0 fail=0 skip=0 n=0 bad=0
 t_all=$(date +%s)
 for run in "${runs[@]}"; do
-	read -r d p <<<"$run"
+	read -r d kind <<<"$run"
 	n=$((n + 1))
 	name=rust_pmem; [ "$d" = c ] && name=nd_pmem
-	name+="/$p"
-	out="$RESULTS/$d-$p.log"
+	name+="/$kind"
+	out="$RESULTS/$d-$kind.log"
 	log "suite on $name (VM boot, TCG)"
 	s=$(date +%s)
 	# shellcheck disable=SC2086
 	# Progress on stderr as results arrive; the KTAP document is printed once per suite.
-	bash "$REPO/scripts/vm.sh" --driver "$d" --pmem "$p" --flavour "$FLAVOUR" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
+	bash "$REPO/scripts/vm.sh" --driver "$d" --pmem "$kind" --flavour "$FLAVOUR" -- bash tests/guest/run.sh ${TESTS:-} 2>&1 |
 		tee "$out" | grep --line-buffered -E '^(ok|not ok) ' |
 		while IFS= read -r l; do log "$name: $l"; done || true
 	log "suite on $name took $(($(date +%s) - s)) s (log: $out)"

@@ -62,11 +62,12 @@ result() {
 
 # ---------------------------------------------------------------- setup
 
-# setup: nd_e820, the driver (loaded by us, so that its KUnit output is
-# seen), both pmem devices. Sets SETUP_MARK; prints problems.
+# setup: the pmem (memmap: nd_e820's namespaces; nvdimm: the NFIT regions, and
+# nv_layout's fsdax namespaces once the driver is loaded), the driver (loaded by
+# us, so that its KUnit output is seen), both pmem devices. Sets SETUP_MARK;
+# prints problems.
 setup() {
 	local out n
-	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 	drv_name >/dev/null || return 1
 	case $PMEM in
 	memmap)
@@ -207,6 +208,7 @@ else
 fi
 
 echo "KTAP version 1"
+# debugfs: the driver's files, kmemleak, fault injection.
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 PLAN=${#TESTS[@]}
 [ -w /sys/kernel/debug/kmemleak ] && PLAN=$((PLAN + 1)) # kmemleak_scan, last
