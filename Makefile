@@ -47,8 +47,10 @@ check:
 check-c:
 	DRIVERS=c bash tests/run.sh
 
+# The debug kernel runs rust_pmem's suite on both kinds of pmem (DRIVERS="rust c" adds
+# nd_pmem's).
 check-debug:
-	FLAVOUR=debug bash tests/run.sh
+	FLAVOUR=debug DRIVERS="$${DRIVERS:-rust}" bash tests/run.sh
 
 bench:
 	bash scripts/bench.sh

@@ -17,8 +17,14 @@ rustfmt | rustfmtcheck)
 	;;
 esac
 
+# The module is also copied to build/ko/FLAVOUR/, which is what the VMs load: a build
+# for the other kernel (they share the source directory) cannot replace it under a
+# running suite.
 build() {
 	in_root /bin/sh -c "make -s -C $KD M=/src CONFIG_BLK_DEV_PMEM_RUST=m ${CLIPPY:+CLIPPY=1} ${RUST_PMEM_TEST:+RUST_PMEM_TEST=$RUST_PMEM_TEST} $margs modules \
-		&& make -s -C /src/tests/tools OUT=/src/build/tools"
+		&& make -s -C /src/tests/tools OUT=/src/build/tools" &&
+		mkdir -p "$REPO/build/ko/$FLAVOUR" &&
+		cp "$REPO/rust_pmem.ko" "$REPO/build/ko/$FLAVOUR/.rust_pmem.ko.tmp" &&
+		mv "$REPO/build/ko/$FLAVOUR/.rust_pmem.ko.tmp" "$REPO/build/ko/$FLAVOUR/rust_pmem.ko"
 }
 step "rust_pmem.ko" build

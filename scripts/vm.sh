@@ -52,7 +52,7 @@ esac
 cmd=$(printf '%q ' "$@")
 # The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower.
 scale=1; [ "$FLAVOUR" = base ] || scale=4
-guest="export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
+guest="export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 in_root timeout --foreground -k 10 "$TIMEOUT" \
 	vng --disable-kvm --run "$KD" --cpus 2 --memory 3G --user root --cwd /src \
 	--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest"

@@ -392,6 +392,19 @@ dmesg_bad_lines() {
 			-e "kmemleak.*($drv|pmem)"
 }
 
+# dmesg_drop_alloc_traces: filter stdin, dropping the "Call Trace:" line of the
+# kernel's allocation failure reports (warn_alloc's "page allocation failure",
+# "vmalloc error", percpu's "allocation failed"). Only for a case that injects
+# allocation failures on purpose (a "# dmesg: allocation failures" line in its header):
+# the report is then the expected effect, and its stack dump no kernel problem. Any
+# other line still counts.
+dmesg_drop_alloc_traces() {
+	awk '
+		/page allocation failure|vmalloc error|percpu: allocation failed|allocation failed, size=/ { at = NR }
+		/Call Trace:/ && at && NR - at <= 8 { next }
+		{ print }'
+}
+
 # kmemleak_check: if kmemleak is available, scan and fail on reports whose
 # backtrace names the driver. Returns 0 if clean or not available.
 kmemleak_check() {
