@@ -9,7 +9,7 @@
 # are deleted when the VM ends.
 . "$(dirname "$0")/lib.sh"
 
-DRIVER=rust FLAVOUR=base TIMEOUT=3000 PMEM=memmap
+DRIVER=rust FLAVOUR=base TIMEOUT= PMEM=memmap
 while [ $# -gt 0 ]; do
 	case $1 in
 	--driver) DRIVER=$2; shift 2 ;;
@@ -52,6 +52,8 @@ esac
 cmd=$(printf '%q ' "$@")
 # The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower.
 scale=1; [ "$FLAVOUR" = base ] || scale=4
+# The whole VM's limit: 50 minutes, 4 times that on the debug kernel.
+TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 guest="export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 in_root timeout --foreground -k 10 "$TIMEOUT" \
 	vng --disable-kvm --run "$KD" --cpus 2 --memory 3G --user root --cwd /src \
