@@ -102,6 +102,27 @@ wait_until() {
 	done
 }
 
+# ---------------------------------------------------------------- processes
+
+# children PID: the child processes of PID (no CONFIG_PROC_CHILDREN: from /proc/*/stat).
+children() {
+	local parent=$1 f l
+	for f in /proc/[0-9]*/stat; do
+		read -r l 2>/dev/null <"$f" || continue
+		l=${l##*) }
+		# shellcheck disable=SC2086
+		set -- $l
+		[ "${2:-}" = "$parent" ] && echo "${f//[!0-9]/}"
+	done
+}
+
+# kill_tree PID: end PID and its descendants.
+kill_tree() {
+	local c
+	for c in $(children "$1"); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- driver
 
 drv_name() {
@@ -711,19 +732,23 @@ file_sector() {
 	echo "$out"
 }
 
+# tracefs_dir: where tracefs is mounted (mounting it on /sys/kernel/tracing if it is
+# not); returns 1 without tracefs.
+tracefs_dir() {
+	local t
+	for t in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		[ -e "$t/trace" ] && { echo "$t"; return 0; }
+	done
+	mkdir -p /sys/kernel/tracing 2>/dev/null
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+	[ -e /sys/kernel/tracing/trace ] && echo /sys/kernel/tracing
+}
+
 # kprobe_count_start NAME SYMBOL [FETCHARGS]: count calls of SYMBOL with a kprobe
 # event (tracefs); returns 1 (and prints why) if kprobes cannot be used.
 kprobe_count_start() {
-	local t
-	for t in /sys/kernel/tracing /sys/kernel/debug/tracing; do
-		[ -w "$t/kprobe_events" ] && { KPROBE_TRACEFS=$t; break; }
-	done
-	if [ -z "$KPROBE_TRACEFS" ]; then
-		mkdir -p /sys/kernel/tracing 2>/dev/null
-		mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-		[ -w /sys/kernel/tracing/kprobe_events ] && KPROBE_TRACEFS=/sys/kernel/tracing
-	fi
-	[ -n "$KPROBE_TRACEFS" ] || { log "no tracefs kprobe_events"; return 1; }
+	KPROBE_TRACEFS=$(tracefs_dir) && [ -w "$KPROBE_TRACEFS/kprobe_events" ] ||
+		{ KPROBE_TRACEFS=; log "no tracefs kprobe_events"; return 1; }
 	echo "-:$1" >>"$KPROBE_TRACEFS/kprobe_events" 2>/dev/null
 	echo "p:$1 $2 ${3:-}" >>"$KPROBE_TRACEFS/kprobe_events" 2>/dev/null ||
 		{ log "cannot add a kprobe on $2"; return 1; }

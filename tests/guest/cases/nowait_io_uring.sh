@@ -33,14 +33,12 @@ else
 	log "rust_pmem: RWF_NOWAIT O_DIRECT writes and reads of 512 B to 1 MiB complete and verify"
 fi
 
-TRACEFS=/sys/kernel/tracing
-[ -d $TRACEFS/instances ] || mount -t tracefs nodev $TRACEFS 2>/dev/null
-[ -d $TRACEFS/events/io_uring/io_uring_queue_async_work ] ||
+TRACEFS=$(tracefs_dir) && [ -d "$TRACEFS/events/io_uring/io_uring_queue_async_work" ] ||
 	skip "kernel without tracefs or io_uring trace events"
 INST=$TRACEFS/instances/rust_pmem_nowait
 rmdir $INST 2>/dev/null
 mkdir $INST || fail "cannot create tracefs instance $INST"
-trap 'echo 0 >$INST/events/io_uring/io_uring_queue_async_work/enable 2>/dev/null; rmdir $INST 2>/dev/null' EXIT
+on_exit 'echo 0 >$INST/events/io_uring/io_uring_queue_async_work/enable 2>/dev/null; rmdir $INST 2>/dev/null'
 echo 64 >$INST/buffer_size_kb
 echo 1 >$INST/events/io_uring/io_uring_queue_async_work/enable ||
 	fail "cannot enable io_uring_queue_async_work"

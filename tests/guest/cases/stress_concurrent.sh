@@ -74,25 +74,6 @@ for d in "${PMEM_DEVS[@]}"; do
 	WC0[$d]=$(cat "$f")
 done
 
-# children PID: the child processes of PID (no CONFIG_PROC_CHILDREN: from /proc/*/stat).
-children() {
-	local parent=$1 f l
-	for f in /proc/[0-9]*/stat; do
-		read -r l 2>/dev/null <"$f" || continue
-		l=${l##*) }
-		# shellcheck disable=SC2086
-		set -- $l
-		[ "${2:-}" = "$parent" ] && echo "${f//[!0-9]/}"
-	done
-}
-
-# kill_tree PID: end PID and its descendants.
-kill_tree() {
-	local c
-	for c in $(children "$1"); do kill_tree "$c"; done
-	kill "$1" 2>/dev/null
-}
-
 cleanup() {
 	local p ns d
 	touch "$STOP"
