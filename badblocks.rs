@@ -39,9 +39,11 @@ pub(crate) struct BadRange {
 /// # Invariants
 ///
 /// `bb` was initialised by `devm_init_badblocks` for a device that stays bound while
-/// this value lives; `state` is null or a kernfs node reference owned by this value.
+/// this value lives; `count` points to its `count` field; `state` is null or a kernfs
+/// node reference owned by this value.
 pub(crate) struct BadBlocks {
     bb: NonNull<glue::Badblocks>,
+    count: NonNull<c_int>,
     state: AtomicPtr<glue::KernfsNode>,
 }
 
@@ -58,9 +60,13 @@ impl BadBlocks {
         // remove, which is after this value (part of the driver data) is dropped.
         let bb = from_err_ptr(unsafe { glue::rpmem_badblocks_new(nd.raw()) })?;
         let bb = NonNull::new(bb).ok_or(ENOMEM)?;
-        // INVARIANT: initialised above, no sysfs node yet.
+        // SAFETY: `bb` is live (initialised above).
+        let count = unsafe { glue::rpmem_badblocks_count(bb.as_ptr()) };
+        let count = NonNull::new(count).ok_or(EINVAL)?;
+        // INVARIANT: initialised above, `count` is its field, no sysfs node yet.
         Ok(Self {
             bb,
+            count,
             state: AtomicPtr::new(core::ptr::null_mut()),
         })
     }
@@ -72,14 +78,21 @@ impl BadBlocks {
         self.notify();
     }
 
-    /// Whether any bad range is recorded at all.
+    /// Whether any bad range is recorded at all: `bb->count` read once, as pmem.c's
+    /// `is_bad_pmem()` reads it, without a call out (this runs for every segment).
     pub(crate) fn any(&self) -> bool {
-        // SAFETY: By the invariants, the table is live.
-        unsafe { glue::rpmem_badblocks_any(self.bb.as_ptr()) }
+        // SAFETY: By the invariants, the table is live and `count` points to its `count`
+        // field, a valid `int`. It is written under the table's lock; a volatile read is
+        // `READ_ONCE()`, and a stale answer is the race pmem.c accepts too (the range is
+        // checked under the lock by `badblocks_check()` whenever the count is non-zero).
+        unsafe { core::ptr::read_volatile(self.count.as_ptr()) != 0 }
     }
 
     /// The first bad range overlapping `sector..sector + nr`, if any.
     pub(crate) fn check(&self, sector: u64, nr: u64) -> Option<BadRange> {
+        if !self.any() {
+            return None;
+        }
         let (mut first, mut len) = (0, 0);
         // SAFETY: By the invariants, the table is live; the out-pointers are valid.
         let bad = unsafe {

@@ -153,25 +153,30 @@ impl Bio {
         (self.info.sector, self.info.size)
     }
 
-    /// Starts I/O accounting if the queue has iostats on; pass the result to
-    /// [`Self::end_acct`].
+    /// Starts I/O accounting if the queue has iostats on (0 when off); pass the result
+    /// to [`Self::end_acct`].
     pub(crate) fn start_acct(&self) -> c_ulong {
+        if self.info.flags & glue::BIO_ACCT == 0 {
+            return 0;
+        }
         // SAFETY: By the invariants, the bio is live.
         unsafe { glue::rpmem_bio_start_acct(self.raw.as_ptr()) }
     }
 
     pub(crate) fn end_acct(&self, start: c_ulong) {
+        if start == 0 {
+            return;
+        }
         // SAFETY: By the invariants, the bio is live; `start` came from `start_acct`.
         unsafe { glue::rpmem_bio_end_acct(self.raw.as_ptr(), start) }
     }
 
     /// The bio's segments, one page or less each, with their start sectors.
     pub(crate) fn segments(&self) -> Segments<'_> {
-        // SAFETY: `bvec_iter` is plain data, zero is a valid (empty) value.
-        let mut iter: bindings::bvec_iter = unsafe { core::mem::zeroed() };
-        // SAFETY: By the invariants, the bio is live; `iter` is valid for writes.
-        unsafe { glue::rpmem_bio_iter_init(self.raw.as_ptr(), &mut iter) };
-        Segments { bio: self, iter }
+        Segments {
+            bio: self,
+            iter: self.info.iter,
+        }
     }
 
     /// The raw bio, for a region flush that may complete it (see
@@ -224,6 +229,10 @@ impl Iterator for Segments<'_> {
     type Item = Segment;
 
     fn next(&mut self) -> Option<Segment> {
+        // The end, without a call out (the common 4k bio has one segment).
+        if self.iter.bi_size == 0 {
+            return None;
+        }
         let mut seg = glue::Seg {
             page: core::ptr::null_mut(),
             offset: 0,
@@ -251,6 +260,7 @@ extern "C" fn rpmem_rs_submit_bio(data: *mut c_void, bio: *mut bindings::bio) {
         flags: 0,
         size: 0,
         sector: 0,
+        iter: bindings::bvec_iter::default(),
     };
     // SAFETY: The block layer hands us a live bio; `info` is valid for writes.
     unsafe { glue::rpmem_bio_info(bio, &mut info) };

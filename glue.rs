@@ -93,6 +93,7 @@ pub(crate) struct BioInfo {
     pub(crate) flags: u32,
     pub(crate) size: u32,
     pub(crate) sector: u64,
+    pub(crate) iter: bindings::bvec_iter,
 }
 
 /// `RPMEM_BIO_*` flags of [`BioInfo`].
@@ -105,6 +106,8 @@ pub(crate) const BIO_PREFLUSH: u32 = 1 << 2;
 pub(crate) const BIO_FUA: u32 = 1 << 3;
 /// See [`BIO_WRITE`].
 pub(crate) const BIO_NOWAIT: u32 = 1 << 4;
+/// See [`BIO_WRITE`]: the queue has iostats on.
+pub(crate) const BIO_ACCT: u32 = 1 << 5;
 
 /// `struct rpmem_seg`: one single-page segment of a bio.
 #[repr(C)]
@@ -185,7 +188,7 @@ extern "C" {
         first_bad: *mut u64,
         num_bad: *mut u64,
     ) -> bool;
-    pub(crate) fn rpmem_badblocks_any(bb: *mut Badblocks) -> bool;
+    pub(crate) fn rpmem_badblocks_count(bb: *mut Badblocks) -> *mut c_int;
     pub(crate) fn rpmem_badblocks_clear(bb: *mut Badblocks, sector: u64, nr: u64);
     pub(crate) fn rpmem_disk_set_bb(disk: *mut bindings::gendisk, bb: *mut Badblocks);
     pub(crate) fn rpmem_bb_state_get(disk: *mut bindings::gendisk) -> *mut KernfsNode;
@@ -225,7 +228,6 @@ extern "C" {
         mf_flags: c_int,
     ) -> c_int;
 
-    pub(crate) fn rpmem_bio_iter_init(bio: *mut bindings::bio, iter: *mut bindings::bvec_iter);
     pub(crate) fn rpmem_bio_next(
         bio: *mut bindings::bio,
         iter: *mut bindings::bvec_iter,

@@ -59,11 +59,13 @@ struct rpmem_disk_cfg {
 #define RPMEM_BIO_PREFLUSH	(1u << 2)
 #define RPMEM_BIO_FUA		(1u << 3)
 #define RPMEM_BIO_NOWAIT	(1u << 4)
+#define RPMEM_BIO_ACCT		(1u << 5)	/* the queue has iostats on */
 
 struct rpmem_bio_info {
 	u32 flags;
 	u32 size;		/* bytes */
 	u64 sector;
+	struct bvec_iter iter;	/* where bio_for_each_segment() starts */
 };
 
 /* One single-page segment of a bio, as bio_for_each_segment() yields it. */
@@ -123,7 +125,7 @@ struct badblocks *rpmem_badblocks_new(struct device *dev);
 void rpmem_badblocks_populate(struct device *dev, struct badblocks *bb, u64 start, u64 end);
 bool rpmem_badblocks_check(struct badblocks *bb, u64 sector, u64 nr, u64 *first_bad,
 			   u64 *num_bad);
-bool rpmem_badblocks_any(struct badblocks *bb);
+int *rpmem_badblocks_count(struct badblocks *bb);
 void rpmem_badblocks_clear(struct badblocks *bb, u64 sector, u64 nr);
 void rpmem_disk_set_bb(struct gendisk *disk, struct badblocks *bb);
 struct kernfs_node *rpmem_bb_state_get(struct gendisk *disk);
@@ -146,7 +148,6 @@ void rpmem_dax_write_cache(struct dax_device *dax_dev, bool wc);
 void rpmem_kill_dax(struct dax_device *dax_dev);
 void rpmem_put_dax(struct dax_device *dax_dev);
 int rpmem_dax_notify_failure(struct dax_device *dax_dev, u64 offset, u64 len, int mf_flags);
-void rpmem_bio_iter_init(struct bio *bio, struct bvec_iter *iter);
 bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *seg);
 void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info);
 unsigned long rpmem_bio_start_acct(struct bio *bio);
