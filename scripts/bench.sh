@@ -9,7 +9,17 @@ KD=$(kdir_in_root base)
 in_root /bin/sh -c "make -s -C $KD M=/src/tests/bench modules && mkdir -p /src/build/bench && \
 	cp /src/tests/bench/copy_ceiling.ko /src/build/bench/ && \
 	gcc -O2 -Wall -o /src/build/bench/dax_memcpy /src/tests/bench/dax_memcpy.c"
-NJOBS=18
+if [ -n "${PROFILE:-}" ]; then
+	# Where the time goes in one job: perf (cpu-clock) in the guest, once per driver.
+	in_root dpkg -s linux-perf >/dev/null 2>&1 ||
+		in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends linux-perf" >/dev/null
+	bash "$REPO/scripts/vm.sh" --driver c --timeout $((2 * RUNTIME + 900)) -- \
+		env RUNTIME="$RUNTIME" PROFILE="$PROFILE" bash tests/bench/guest.sh |
+		tee "$REPO/build/bench/profile-$PROFILE.txt"
+	grep -q '^bench: done' "$REPO/build/bench/profile-$PROFILE.txt" || die "the profile did not finish"
+	exit 0
+fi
+NJOBS=16
 log "bench: $ROUNDS rounds x 2 drivers x $NJOBS jobs x ${RUNTIME}s (about $((ROUNDS * 2 * NJOBS * (RUNTIME + 4) / 60 + 2)) min)"
 bash "$REPO/scripts/vm.sh" --driver c --timeout $((ROUNDS * 2 * NJOBS * (RUNTIME + 10) + 900)) -- \
 	env ROUNDS="$ROUNDS" RUNTIME="$RUNTIME" JOBS_ONLY="${JOBS_ONLY:-}" bash tests/bench/guest.sh |

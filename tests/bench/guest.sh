@@ -1,13 +1,15 @@
 #!/bin/bash
-# In the guest: alternate nd_pmem and rust_pmem over the same fio jobs, ROUNDS rounds
-# each (order alternating), then measure the copy ceiling. Writes JSON lines to $OUT.
-# Env: ROUNDS (5), RUNTIME (20 s per job), OUT, RUST_PMEM_KO, BENCH_DIR (built helpers).
+# In the guest: nd_pmem and rust_pmem, each bound to one of two memmap namespaces, run
+# the same fio jobs back to back, ROUNDS rounds (order alternating), then the copy
+# ceiling is measured. Writes JSON lines to $OUT.
+# Env: ROUNDS (5), RUNTIME (20 s per job), OUT, RUST_PMEM_KO, BENCH_DIR (built helpers),
+# JOBS_ONLY (job,job,... a subset), PROFILE (one job under perf instead of the rounds).
 set -euo pipefail
 ROUNDS=${ROUNDS:-5} RUNTIME=${RUNTIME:-20}
 OUT=${OUT:-/src/build/bench/raw.jsonl}
 BENCH_DIR=${BENCH_DIR:-/src/build/bench}
 mkdir -p "$(dirname "$OUT")"
-: >"$OUT"
+[ -n "${PROFILE:-}" ] || : >"$OUT"
 log() { echo "# [$(cut -d' ' -f1 /proc/uptime)s] $*"; }
 
 modprobe nd_e820
@@ -17,18 +19,32 @@ unload_all() {
 	rmmod rust_pmem 2>/dev/null || true
 	rmmod nd_pmem 2>/dev/null || true
 }
-load() {
+# Both drivers stay loaded, each bound to one of the two namespaces: bind_pair C_NS RUST_NS
+# gives nd_pmem the first and rust_pmem the second (e.g. namespace0.0 namespace1.0), and
+# sets CDEV and RDEV to their block devices. Rounds swap the pair, so neither driver keeps
+# one region.
+load_both() {
 	unload_all
-	if [ "$1" = c ]; then
-		modprobe nd_pmem
-	else
-		modprobe -a $(modinfo -F depends "$RUST_PMEM_KO" | tr ',' ' ')
-		insmod "$RUST_PMEM_KO"
-	fi
-	for i in $(seq 200); do [ -b /dev/pmem0 ] && [ -b /dev/pmem1 ] && return; sleep 0.1; done
-	echo "no pmem devices with $1" >&2
+	modprobe nd_pmem
+	modprobe -a $(modinfo -F depends "$RUST_PMEM_KO" | tr ',' ' ')
+	insmod "$RUST_PMEM_KO"
+}
+bind_pair() {
+	local d n
+	for d in nd_pmem rust_pmem; do
+		for n in namespace0.0 namespace1.0; do
+			[ -e "/sys/bus/nd/drivers/$d/$n" ] && echo "$n" >"/sys/bus/nd/drivers/$d/unbind"
+		done
+	done
+	echo "$1" >/sys/bus/nd/drivers/nd_pmem/bind
+	echo "$2" >/sys/bus/nd/drivers/rust_pmem/bind
+	CDEV=/dev/$(ls "/sys/bus/nd/devices/$1/block")
+	RDEV=/dev/$(ls "/sys/bus/nd/devices/$2/block")
+	for i in $(seq 200); do [ -b "$CDEV" ] && [ -b "$RDEV" ] && return; sleep 0.1; done
+	echo "no block devices for $1 (nd_pmem) and $2 (rust_pmem)" >&2
 	exit 1
 }
+dev_of() { if [ "$1" = c ]; then echo "$CDEV"; else echo "$RDEV"; fi; }
 
 # name: fio arguments (block jobs on /dev/pmem0, direct I/O)
 declare -A JOBS=(
@@ -79,24 +95,67 @@ run_fio() { # driver round job args...
 	log "$drv round $rnd $job: $(tail -n1 "$OUT")"
 }
 
+# PROFILE=JOB: instead of the rounds, run JOB once per driver under perf (cpu-clock
+# sampling, all CPUs) and print where the time goes.
+if [ -n "${PROFILE:-}" ]; then
+	load_both
+	bind_pair namespace0.0 namespace1.0
+	for drv in c rust; do
+		# shellcheck disable=SC2086
+		perf record -q -a -g -e cpu-clock -F 4000 -o "/tmp/perf.$drv" -- \
+			fio --name="$PROFILE" --time_based --runtime="$RUNTIME" --group_reporting \
+			--filename="$(dev_of $drv)" --direct=1 --size=256M --offset_increment=256M \
+			${JOBS[$PROFILE]} --output-format=terse >/dev/null
+		echo "## $drv ($(dev_of $drv)): $PROFILE, flat profile (self time)"
+		perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio --no-children --sort dso,sym -g none \
+			--percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+		echo "## $drv: the driver's functions and the data path (self time, then with callees)"
+		perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio --no-children --sort dso,sym -g none \
+			--percent-limit 0.02 2>/dev/null | grep -E 'pmem|copy_mc|memcpy|flushcache' | head -20
+		perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio --children --sort sym -g none \
+			--percent-limit 0.02 2>/dev/null | grep -E 'pmem|submit_bio|blkdev_direct|copy_mc' | head -20
+	done
+	unload_all
+	echo "bench: done"
+	exit 0
+fi
+
+# Rounds: both drivers loaded, each job run back to back on nd_pmem's and rust_pmem's
+# device, the first of the two alternating per job and per round; the namespaces swap
+# drivers every round. A round's pair of runs sees the same machine state, so the
+# per-round ratio is robust to the drift of a shared, emulated machine.
+load_both
+mkdir -p /tmp/bench_dax_c /tmp/bench_dax_rust
 for rnd in $(seq "$ROUNDS"); do
-	if [ $((rnd % 2)) = 1 ]; then order=(c rust); else order=(rust c); fi
-	for drv in "${order[@]}"; do
-		load "$drv"
-		for job in "${ORDER[@]}"; do
+	if [ $((rnd % 2)) = 1 ]; then
+		bind_pair namespace0.0 namespace1.0
+	else
+		bind_pair namespace1.0 namespace0.0
+	fi
+	log "round $rnd: nd_pmem on $CDEV, rust_pmem on $RDEV"
+	i=0
+	for job in "${ORDER[@]}"; do
+		if [ $(((rnd + i) % 2)) = 1 ]; then order=(c rust); else order=(rust c); fi
+		i=$((i + 1))
+		for drv in "${order[@]}"; do
 			# shellcheck disable=SC2086
-			run_fio "$drv" "$rnd" "$job" --filename=/dev/pmem0 --direct=1 --size=256M \
+			run_fio "$drv" "$rnd" "$job" --filename="$(dev_of "$drv")" --direct=1 --size=256M \
 				--offset_increment=256M ${JOBS[$job]}
 		done
-		mkfs.ext4 -q -F -b 4096 /dev/pmem1
-		mkdir -p /tmp/bench_dax
-		mount -o dax /dev/pmem1 /tmp/bench_dax
-		for rw in randread randwrite; do
-			run_fio "$drv" "$rnd" "dax_mmap_${rw}_4k" --directory=/tmp/bench_dax --size=128M \
-				--ioengine=mmap --rw="$rw" --bs=4k --numjobs=1
-		done
-		umount /tmp/bench_dax
 	done
+	for drv in c rust; do
+		mkfs.ext4 -q -F -b 4096 "$(dev_of $drv)"
+		mount -o dax "$(dev_of $drv)" "/tmp/bench_dax_$drv"
+	done
+	for rw in randread randwrite; do
+		if [ $(((rnd + i) % 2)) = 1 ]; then order=(c rust); else order=(rust c); fi
+		i=$((i + 1))
+		for drv in "${order[@]}"; do
+			run_fio "$drv" "$rnd" "dax_mmap_${rw}_4k" --directory="/tmp/bench_dax_$drv" \
+				--size=128M --ioengine=mmap --rw="$rw" --bs=4k --numjobs=1
+		done
+	done
+	umount /tmp/bench_dax_c /tmp/bench_dax_rust
 done
 
 # The ceiling: the data path's copy routines over the same media, and user memcpy over
@@ -113,11 +172,12 @@ b = int(m["bytes"])
 print(json.dumps({"ceiling": "kernel", "read_mbps": b / int(m["read_ns"]) * 1e3,
                   "write_mbps": b / int(m["write_ns"]) * 1e3}))
 PY
-load rust
-mount -o dax /dev/pmem1 /tmp/bench_dax
-res=$("$BENCH_DIR/dax_memcpy" /tmp/bench_dax/memcpy $((128 << 20)) $((128 << 10)))
+load_both
+bind_pair namespace0.0 namespace1.0
+mount -o dax "$RDEV" /tmp/bench_dax_rust
+res=$("$BENCH_DIR/dax_memcpy" /tmp/bench_dax_rust/memcpy $((128 << 20)) $((128 << 10)))
 log "user memcpy over DAX: $res"
 echo "{\"ceiling\": \"user_dax_memcpy\", \"read_mbps\": $(echo "$res" | awk '{print $2}'), \"write_mbps\": $(echo "$res" | awk '{print $4}')}" >>"$OUT"
-umount /tmp/bench_dax
+umount /tmp/bench_dax_rust
 unload_all
 echo "bench: done"

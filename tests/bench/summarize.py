@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Summarise a bench run (raw.jsonl): a table per job with the median IOPS and MB/s of
 each driver over the rounds, the rust/c ratio of the medians and the spread (min-max),
-the copy ceiling beside the sequential jobs, a JSON summary, and last, alone on a line,
+the per-round ratios (each round runs the two drivers back to back, so a round's ratio
+is a paired comparison: its min-max shows how far noise reaches), the copy ceiling
+beside the sequential jobs, a JSON summary, and last, alone on a line,
 `min rust/c ratio: R (JOB)` over the block-device jobs (DAX-mmap jobs are reported but
 kept out: the driver is not on their data path)."""
 import json
@@ -27,7 +29,7 @@ for r in runs:
 
 summary = {"jobs": {}, "ceiling": ceil}
 print(f"{'job':28} {'c IOPS':>10} {'rust IOPS':>10} {'c MB/s':>9} {'rust MB/s':>9} "
-      f"{'rust/c':>7}  spread c | rust (IOPS min-max)")
+      f"{'rust/c':>7} {'per round':>11}  spread c | rust (IOPS min-max)")
 worst = None
 for job in jobs:
     per = {}
@@ -47,10 +49,15 @@ for job in jobs:
     if len(per) < 2:
         continue
     ratio = per["rust"]["iops_median"] / per["c"]["iops_median"]
-    summary["jobs"][job] = {**per, "ratio": ratio}
+    by_round = {}
+    for r in runs:
+        if r["job"] == job:
+            by_round.setdefault(r["round"], {})[r["driver"]] = r["iops"]
+    paired = [v["rust"] / v["c"] for v in by_round.values() if "rust" in v and v.get("c")]
+    summary["jobs"][job] = {**per, "ratio": ratio, "round_ratios": paired}
     c, r = per["c"], per["rust"]
     print(f"{job:28} {c['iops_median']:10.0f} {r['iops_median']:10.0f} {c['mbps_median']:9.1f} "
-          f"{r['mbps_median']:9.1f} {ratio:7.3f}  {c['iops_min']:.0f}-{c['iops_max']:.0f} | "
+          f"{r['mbps_median']:9.1f} {ratio:7.3f} {min(paired):5.2f}-{max(paired):<5.2f}  {c['iops_min']:.0f}-{c['iops_max']:.0f} | "
           f"{r['iops_min']:.0f}-{r['iops_max']:.0f}")
     if job.startswith("seq"):
         k = ceil.get("kernel", {})
