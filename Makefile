@@ -15,6 +15,18 @@ ccflags-y += -I$(srctree)/drivers/nvdimm
 ifeq ($(RUST_PMEM_TEST),1)
 rustflags-y += --cfg rust_pmem_test
 endif
+# RUST_PMEM_NFIT=1: the nfit_test build (implies the test build). As tools/testing/nvdimm
+# relinks pmem.c, the mapping calls of this module's own objects are wrapped at its
+# `ld -r`, so on nfit_test's emulated regions they reach nfit_test_iomap.ko; elsewhere
+# the wrappers call the real functions. Needs KBUILD_EXTRA_SYMBOLS with the __wrap_*
+# and get_nfit_res exports of that module (see tests/ndctl/build.sh).
+ifeq ($(RUST_PMEM_NFIT),1)
+ldflags-y += --wrap=devm_memremap --wrap=devm_memunmap --wrap=devm_memremap_pages \
+	--wrap=__devm_request_region --wrap=__devm_release_region \
+	--wrap=memremap --wrap=memunmap
+ccflags-y += -DRUST_PMEM_NFIT -I$(srctree)/tools/testing/nvdimm
+rustflags-y += --cfg rust_pmem_nfit --cfg rust_pmem_test
+endif
 
 $(obj)/rust_pmem_crate.o: $(src)/rust_pmem.rs FORCE
 	+$(call if_changed_rule,rustc_o_rs)
@@ -25,7 +37,7 @@ SHELL := /bin/bash
 # Build against your own kernel tree: make KDIR=/path/to/linux-7.3 [CLIPPY=1]
 KDIR ?=
 
-.PHONY: all module run check check-c check-debug bench provision rustfmt rustfmtcheck clean
+.PHONY: all module run check check-c check-debug check-ndctl bench provision rustfmt rustfmtcheck clean
 
 ifneq ($(KDIR),)
 all module:
@@ -51,6 +63,10 @@ check-c:
 # nd_pmem's).
 check-debug:
 	FLAVOUR=debug DRIVERS="$${DRIVERS:-rust}" bash tests/run.sh
+
+# ndctl's own tests under nfit_test, on rust_pmem and nd_pmem (tests/ndctl).
+check-ndctl:
+	PMEMS=nfit DRIVERS="$${DRIVERS:-rust c}" bash tests/run.sh
 
 bench:
 	bash scripts/bench.sh

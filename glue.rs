@@ -258,6 +258,12 @@ extern "C" {
     pub(crate) fn rpmem_zero_page() -> *mut bindings::page;
 }
 
+// nfit_test build only (see `nfit_test.rs`).
+#[cfg(rust_pmem_nfit)]
+extern "C" {
+    pub(crate) fn rpmem_nfit_pfn(kaddr: *mut c_void, phys: u64, pfn: *mut c_ulong) -> bool;
+}
+
 /// `rpmem_clear_caps()`: the CPU has MOVDIR64B.
 pub(crate) const CLEAR_MOVDIR64B: u32 = 1 << 0;
 /// `rpmem_clear_caps()`: the bus has no commands (e820): nothing to clear.

@@ -671,3 +671,18 @@ struct page *rpmem_zero_page(void)
 {
 	return ZERO_PAGE(0);
 }
+
+/* ---- nfit_test build only (RUST_PMEM_NFIT=1, see nfit_test.rs) -------------------- */
+
+#ifdef RUST_PMEM_NFIT
+#include "test/nfit_test.h"
+
+/* The pfn of the vmalloc page behind @kaddr if @phys is nfit_test's emulated memory. */
+bool rpmem_nfit_pfn(void *kaddr, u64 phys, unsigned long *pfn)
+{
+	if (!get_nfit_res(phys))
+		return false;
+	*pfn = page_to_pfn(vmalloc_to_page(kaddr));
+	return true;
+}
+#endif

@@ -158,4 +158,8 @@ void rpmem_copy_page_to_pmem(void *dst, struct page *page, u32 off, u32 len);
 size_t rpmem_copy_from_iter_flushcache(void *addr, size_t bytes, struct iov_iter *i);
 struct page *rpmem_zero_page(void);
 
+#ifdef RUST_PMEM_NFIT
+bool rpmem_nfit_pfn(void *kaddr, u64 phys, unsigned long *pfn);
+#endif
+
 #endif /* RUST_PMEM_GLUE_H */

@@ -27,6 +27,8 @@ mod geometry;
 mod glue;
 mod mce_copy;
 mod nd;
+#[cfg(rust_pmem_nfit)]
+mod nfit_test;
 
 use kernel::prelude::*;
 
@@ -440,6 +442,14 @@ impl Pmem {
             self.geo.pages_from(off)
         };
         let pages = c_long::try_from(pages).map_err(|_| ERANGE)?;
+        #[cfg(rust_pmem_nfit)]
+        if let Some(pfn) = nfit_test::emulated_pfn(kaddr, self.phys_addr + off) {
+            return Ok(DaxAccess {
+                kaddr,
+                pfn,
+                pages: 1,
+            });
+        }
         Ok(DaxAccess { kaddr, pfn, pages })
     }
 
