@@ -6,8 +6,8 @@
 # the build root).
 . "$(dirname "$0")/lib.sh"
 
-NDCTL_BUILD_PKGS="dpkg-dev meson ninja-build pkgconf libkmod-dev libudev-dev uuid-dev
-libjson-c-dev libiniparser-dev libkeyutils-dev libtraceevent-dev libtracefs-dev jq parted"
+NDCTL_PKGS="dpkg-dev meson ninja-build pkgconf libkmod-dev libudev-dev uuid-dev
+libjson-c-dev libiniparser-dev libkeyutils-dev libtraceevent-dev libtracefs-dev jq parted bsdextrautils"
 # What the suite is built with: no docs, no systemd units. keyutils and libtracefs stay
 # on: v81 does not compile without them (its keys.h stub of ndctl_dimm_remove_key() has
 # the wrong arity; cxl/json.c includes tracefs.h unconditionally). The security test
@@ -19,21 +19,22 @@ ver=$(in_root dpkg-query -W -f='${Version}' ndctl 2>/dev/null) ||
 	die "ndctl is not installed in the build root: run scripts/provision.sh"
 key=$(cat "$0" | sha256sum | cut -c1-8)
 dir=/var/lib/rust_pmem/ndctl/$ver-$key
-if [ -e "$ROOT$dir/built" ]; then
-	echo "$dir/build"
-	exit 0
-fi
 
+# The packages (build and run: jq, parted and hexdump are used by the tests).
 # shellcheck disable=SC2086
-if ! in_root dpkg -s $NDCTL_BUILD_PKGS >/dev/null 2>&1; then
+if ! in_root dpkg -s $NDCTL_PKGS >/dev/null 2>&1; then
 	log "ndctl: installing its build dependencies in the build root"
 	in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		$(echo $NDCTL_BUILD_PKGS) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -q --no-install-recommends $(echo $NDCTL_BUILD_PKGS); }" \
+		$(echo $NDCTL_PKGS) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends $(echo $NDCTL_PKGS); }" \
 		>"$CACHE/ndctl-apt.log" 2>&1 ||
 		die "installing ndctl's build dependencies failed (log: $CACHE/ndctl-apt.log)"
 fi
 
+if [ -e "$ROOT$dir/built" ]; then
+	echo "$dir/build"
+	exit 0
+fi
 in_root rm -rf /var/lib/rust_pmem/ndctl # older versions or recipes
 log "ndctl: building $ver's test suite (log: $CACHE/ndctl-build.log)"
 in_root /bin/bash -c "set -e; ver=$ver
