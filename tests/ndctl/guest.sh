@@ -9,6 +9,7 @@
 # the kernel log shows a warning, BUG or oops during it, or (rust) when nd_pmem holds
 # a device.
 set -u
+CASES=$(cd "$(dirname "$0")" && pwd)/cases
 . "$(dirname "$0")/../guest/lib.sh"
 eval "$(sed "s/\$DRIVER/$DRIVER/" /src/build/ndctl/env)"
 TESTS=("$@")
@@ -39,7 +40,7 @@ pass=0 fail=0 skip=0 n=0
 for t in "${TESTS[@]}"; do
 	n=$((n + 1))
 	name=${t%.sh}
-	ours=$(dirname "$0")/cases/$t.sh skipcode=77 prefix=ndctl
+	ours=$CASES/$t.sh skipcode=77 prefix=ndctl
 	if [ -e "$ours" ]; then
 		cmd="bash $ours" skipcode=4 prefix=nfit
 	elif [ -e "$NDCTL_SRC/test/$t" ]; then
