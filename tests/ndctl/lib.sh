@@ -33,3 +33,6 @@ for ns in d if isinstance(d, list) else [d]:
     for b in ns.get("badblocks", []):
         print(b["offset"], b["length"])'
 }
+
+# bb_at_least DEV N: DEV's badblocks list has N ranges or more (for wait_until).
+bb_at_least() { [ "$(bb_list "$1" | grep -c .)" -ge "$2" ]; }

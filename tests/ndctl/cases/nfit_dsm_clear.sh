@@ -29,7 +29,7 @@ write_sectors "$BLK" $BASE 32 "$SEED" || fail "writing the pattern failed"
 
 must "$NDCTL" inject-error --block=$BAD --count=2 "$NS"
 nfit_scrub nfit_test.0
-wait_until 30 '[ -n "$(bb_list "$BLK")" ]' || fail "no badblocks after ARS"
+wait_until 30 bb_at_least "$BLK" 1 || fail "no badblocks after ARS"
 expect_bb "$BLK" "$BAD 2" || fail "badblocks do not match the injected range"
 nfit_media_errors "$NS" | grep -q . || fail "ndctl list --media-errors shows nothing"
 log "after ARS: badblocks '$(bb_show "$BLK")', media errors: $(nfit_media_errors "$NS" | tr '\n' ' ')"
@@ -52,6 +52,6 @@ log "cleared through the platform: record, media error and data as expected"
 
 must "$NDCTL" disable-region -b nfit_test.0 all
 must "$NDCTL" enable-region -b nfit_test.0 all
-wait_until 10 "[ -b /dev/$BLK ]" || fail "/dev/$BLK did not come back"
+wait_until 10 test -b "/dev/$BLK" || fail "/dev/$BLK did not come back"
 expect_bb "$BLK" none || fail "the cleared range came back after re-enabling the region"
 sector_reads "$BLK" $BAD 2 "$NEW" || fail "new data after re-enabling"

@@ -22,7 +22,7 @@ expect_bb "$BLK" none || fail "new namespace has badblocks"
 SECTORS=$(($(nv_json_field size <<<"$ns_json") / SECTOR_SIZE))
 must "$NDCTL" inject-error --block=$((SECTORS / 2)) --count=8 "$NS"
 nfit_scrub nfit_test.0
-wait_until 30 '[ -n "$(bb_list "$BLK")" ]' || fail "ARS found the poison but the disk's badblocks stayed empty"
+wait_until 30 bb_at_least "$BLK" 1 || fail "ARS found the poison but the disk's badblocks stayed empty"
 read -r S1 N1 <<<"$(bb_list "$BLK" | head -n1)"
 log "after ARS, without a rebind: badblocks '$(bb_show "$BLK")'"
 [ "$N1" -ge 1 ] || fail "empty range"
@@ -31,7 +31,7 @@ sector_eio "$BLK" "$S1" "$N1" || fail "a read over the new range does not fail"
 
 must "$NDCTL" inject-error --block=$((SECTORS * 3 / 4)) --count=1 "$NS"
 nfit_scrub nfit_test.0
-wait_until 30 '[ "$(bb_list "$BLK" | wc -l)" -ge 2 ]' || fail "the second range did not show: '$(bb_show "$BLK")'"
+wait_until 30 bb_at_least "$BLK" 2 || fail "the second range did not show: '$(bb_show "$BLK")'"
 log "second injection: badblocks '$(bb_show "$BLK")'"
 
 while read -r s n; do
