@@ -2,8 +2,9 @@
 
 //! The C glue's interface (`pmem_glue.c`): its types and function declarations.
 //!
-//! Only the thin wrapper modules (`nd`, `block`, `mce_copy`, `dax_ops`) use this module;
-//! driver logic never calls into it directly. Layouts here must match `pmem_glue.c`.
+//! Only the thin wrapper modules (`nd`, `block`, `mce_copy`, `dax_ops`, `badblocks`, and
+//! `nfit_test` in that build) call into it; driver logic uses its constants and types
+//! at most. Layouts here must match `pmem_glue.c`.
 
 use kernel::{
     bindings,

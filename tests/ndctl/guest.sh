@@ -1,6 +1,6 @@
 #!/bin/bash
 # In the guest (vm.sh --pmem nfit): ndctl's own tests that use nfit_test, then ours
-# (tests/ndctl/cases: nfit_dsm_clear, poison_revalidate), against
+# (tests/ndctl/cases: nfit_dsm_clear, poison_revalidate, nowait_poison_again), against
 # DRIVER=c (the test build of nd_pmem, as upstream runs them) or DRIVER=rust
 # (rust_pmem's nfit_test build; nd_pmem is the stand-in that only exports
 # pmem_test(), so no namespace can fall to it). Usage: guest.sh [TEST...]
@@ -15,7 +15,7 @@ eval "$(sed "s/\$DRIVER/$DRIVER/" /src/build/ndctl/env)"
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=(libndctl create.sh clear.sh pmem-errors.sh inject-error.sh
 	sector-mode.sh btt-errors.sh pfn-meta-errors.sh multi-dax.sh rescan-partitions.sh
-	nfit_dsm_clear poison_revalidate)
+	nfit_dsm_clear poison_revalidate nowait_poison_again)
 
 # ndctl's test core wants nfit_test's modules from extra/ of the running kernel's
 # module directory: point it at this driver's (virtme's /lib/modules is a tmpfs).

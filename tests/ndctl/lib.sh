@@ -36,3 +36,15 @@ for ns in d if isinstance(d, list) else [d]:
 
 # bb_at_least DEV N: DEV's badblocks list has N ranges or more (for wait_until).
 bb_at_least() { [ "$(bb_list "$1" | grep -c .)" -ge "$2" ]; }
+
+# nfit_namespace MODE: nfit_start, then a MODE namespace (raw, fsdax) on nfit_test.0;
+# sets NS (its name), BLK (its disk) and NS_SECTORS (its size in sectors, from ndctl).
+nfit_namespace() {
+	local json
+	nfit_start
+	json=$("$NDCTL" create-namespace -b nfit_test.0 -t pmem -m "$1") || fail "create-namespace -m $1 failed"
+	NS=$(nv_json_field dev <<<"$json")
+	BLK=$(nv_json_field blockdev <<<"$json")
+	NS_SECTORS=$(($(nv_json_field size <<<"$json") / SECTOR_SIZE))
+	log "$1 namespace $NS: /dev/$BLK, $NS_SECTORS sectors"
+}

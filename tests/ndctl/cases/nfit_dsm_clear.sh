@@ -12,17 +12,12 @@ set -u
 . /src/tests/guest/lib.sh
 . /src/tests/ndctl/lib.sh
 
-nfit_start
-ns_json=$($NDCTL create-namespace -b nfit_test.0 -t pmem -m raw) || fail "create-namespace failed"
-NS=$(nv_json_field dev <<<"$ns_json")
-BLK=$(nv_json_field blockdev <<<"$ns_json")
-log "raw namespace $NS: /dev/$BLK"
+nfit_namespace raw
 [ "$DRIVER" = rust ] && { expect_eq backend dsm "$(cat "$(rust_dbg "$BLK")/backend")" || fail "wrong backend"; }
 
 SEED=$(random_seed)
 NEW=$(random_seed)
-SIZE=$(nv_json_field size <<<"$ns_json")
-BASE=$((SIZE / SECTOR_SIZE / 2 / 8 * 8)) # 4 pages from the middle
+BASE=$((NS_SECTORS / 2 / 8 * 8)) # 4 pages from the middle
 BAD=$((BASE + 8 + 3))           # sectors 3..4 of page 1
 write_sectors "$BLK" $BASE 32 "$SEED" || fail "writing the pattern failed"
 [ "$DRIVER" = rust ] && { dsm0=$(counter "$BLK" cleared_dsm); fc0=$(counter "$BLK" failed_clears); }

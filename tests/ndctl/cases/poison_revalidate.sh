@@ -9,18 +9,13 @@ set -u
 . /src/tests/guest/lib.sh
 . /src/tests/ndctl/lib.sh
 
-nfit_start
-ns_json=$($NDCTL create-namespace -b nfit_test.0 -t pmem -m fsdax) || fail "create-namespace failed"
-NS=$(nv_json_field dev <<<"$ns_json")
-BLK=$(nv_json_field blockdev <<<"$ns_json")
-log "fsdax namespace $NS: /dev/$BLK"
+nfit_namespace fsdax
 expect_bb "$BLK" none || fail "new namespace has badblocks"
 [ "$DRIVER" = rust ] && mc0=$(counter "$BLK" machine_checks)
 
 # ndctl inject-error counts sectors from the start of the namespace, the disk starts
 # after the fsdax info block and reservation: the ranges are read back from badblocks.
-SECTORS=$(($(nv_json_field size <<<"$ns_json") / SECTOR_SIZE))
-must "$NDCTL" inject-error --block=$((SECTORS / 2)) --count=8 "$NS"
+must "$NDCTL" inject-error --block=$((NS_SECTORS / 2)) --count=8 "$NS"
 nfit_scrub nfit_test.0
 wait_until 30 bb_at_least "$BLK" 1 || fail "ARS found the poison but the disk's badblocks stayed empty"
 read -r S1 N1 <<<"$(bb_list "$BLK" | head -n1)"
@@ -29,7 +24,7 @@ log "after ARS, without a rebind: badblocks '$(bb_show "$BLK")'"
 sector_eio "$BLK" "$S1" "$N1" || fail "a read over the new range does not fail"
 [ "$DRIVER" = rust ] && { expect_counter "$BLK" machine_checks "$mc0" || fail "the read touched the media"; }
 
-must "$NDCTL" inject-error --block=$((SECTORS * 3 / 4)) --count=1 "$NS"
+must "$NDCTL" inject-error --block=$((NS_SECTORS * 3 / 4)) --count=1 "$NS"
 nfit_scrub nfit_test.0
 wait_until 30 bb_at_least "$BLK" 2 || fail "the second range did not show: '$(bb_show "$BLK")'"
 log "second injection: badblocks '$(bb_show "$BLK")'"
