@@ -36,7 +36,7 @@ grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did n
 in_root dpkg -s gnuplot-nox >/dev/null 2>&1 ||
 	in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox" >/dev/null
 in_root gnuplot -e "set terminal png size 1100,520; set output '/src/build/bench/ratios.png';
-	set title 'rust\\_pmem / nd\\_pmem, median of rounds (TCG guest)'; set style fill solid 0.6;
+	set title 'rust\\_pmem / nd\\_pmem, median of per-round ratios (TCG guest)'; set style fill solid 0.6;
 	set boxwidth 0.7; set yrange [0:*]; set ylabel 'rust/c'; set xtics rotate by -40 noenhanced;
 	set grid ytics; set key off;
 	plot '/src/build/bench/summary.dat' using 1:3:xtic(2) with boxes, 1 with lines lw 2" &&
