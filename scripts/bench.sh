@@ -11,8 +11,7 @@ in_root /bin/sh -c "make -s -C $KD M=/src/tests/bench modules && mkdir -p /src/b
 	gcc -O2 -Wall -o /src/build/bench/dax_memcpy /src/tests/bench/dax_memcpy.c"
 if [ -n "${PROFILE:-}" ]; then
 	# Where the time goes in one job: perf (cpu-clock) in the guest, once per driver.
-	in_root dpkg -s linux-perf >/dev/null 2>&1 ||
-		in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends linux-perf" >/dev/null
+	root_install perf linux-perf
 	bash "$REPO/scripts/vm.sh" --driver c --timeout $((2 * RUNTIME + 900)) -- \
 		env RUNTIME="$RUNTIME" PROFILE="$PROFILE" bash tests/bench/guest.sh |
 		tee "$REPO/build/bench/profile-$PROFILE.txt"
@@ -33,8 +32,7 @@ grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did n
 } | tee "$REPO/build/bench/report.txt"
 
 # The picture: rust/c per job (gnuplot from Debian's packages, in the build root).
-in_root dpkg -s gnuplot-nox >/dev/null 2>&1 ||
-	in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox" >/dev/null
+root_install gnuplot gnuplot-nox
 in_root gnuplot -e "set terminal png size 1100,520; set output '/src/build/bench/ratios.png';
 	set title 'rust\\_pmem / nd\\_pmem, median of per-round ratios (TCG guest)'; set style fill solid 0.6;
 	set boxwidth 0.7; set yrange [0:*]; set ylabel 'rust/c'; set xtics rotate by -40 noenhanced;

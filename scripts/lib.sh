@@ -56,6 +56,21 @@ in_root() {
 	' in_root "$ROOT" "$REPO" "$@"
 }
 
+# root_install WHAT PKG...: install whichever of PKG are missing in the build root
+# (updating the package lists once if the cached ones are stale); the log goes to
+# $CACHE/apt-WHAT.log, and a failure ends the script naming it.
+root_install() {
+	local what=$1 log
+	shift
+	in_root dpkg -s "$@" >/dev/null 2>&1 && return 0
+	log="$CACHE/apt-$what.log"
+	log "installing $* in the build root (log: $log)"
+	in_root /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y -q --no-install-recommends "$@" ||
+		{ apt-get update -q && apt-get install -y -q --no-install-recommends "$@"; }' sh "$@" \
+		>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "installing $* failed (log: $log)"; }
+}
+
 # The cache key of the kernel build: kernel version, config fragment, patches.
 kernel_key() {
 	local flavour=${1:-base} ver

@@ -22,14 +22,7 @@ dir=/var/lib/rust_pmem/ndctl/$ver-$key
 
 # The packages (build and run: jq, parted and hexdump are used by the tests).
 # shellcheck disable=SC2086
-if ! in_root dpkg -s $NDCTL_PKGS >/dev/null 2>&1; then
-	log "ndctl: installing its build dependencies in the build root"
-	in_root /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		$(echo $NDCTL_PKGS) || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -q --no-install-recommends $(echo $NDCTL_PKGS); }" \
-		>"$CACHE/ndctl-apt.log" 2>&1 ||
-		die "installing ndctl's build dependencies failed (log: $CACHE/ndctl-apt.log)"
-fi
+root_install ndctl $NDCTL_PKGS
 
 if [ -e "$ROOT$dir/built" ]; then
 	echo "$dir/build"
