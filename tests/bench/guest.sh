@@ -45,6 +45,12 @@ bind_pair() {
 	exit 1
 }
 dev_of() { if [ "$1" = c ]; then echo "$CDEV"; else echo "$RDEV"; fi; }
+# pair_order: sets `order` to the two drivers for the next job of round $rnd, the first
+# of the two alternating from job to job (counter i) and from round to round.
+pair_order() {
+	if [ $(((rnd + i) % 2)) = 1 ]; then order=(c rust); else order=(rust c); fi
+	i=$((i + 1))
+}
 
 # name: fio arguments (block jobs on /dev/pmem0, direct I/O)
 declare -A JOBS=(
@@ -100,6 +106,7 @@ run_fio() { # driver round job args...
 if [ -n "${PROFILE:-}" ]; then
 	load_both
 	bind_pair namespace0.0 namespace1.0
+	report() { perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio "$@" 2>/dev/null; }
 	for drv in c rust; do
 		# shellcheck disable=SC2086
 		perf record -q -a -g -e cpu-clock -F 4000 -o "/tmp/perf.$drv" -- \
@@ -107,13 +114,13 @@ if [ -n "${PROFILE:-}" ]; then
 			--filename="$(dev_of $drv)" --direct=1 --size=256M --offset_increment=256M \
 			${JOBS[$PROFILE]} --output-format=terse >/dev/null
 		echo "## $drv ($(dev_of $drv)): $PROFILE, flat profile (self time)"
-		perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio --no-children --sort dso,sym -g none \
-			--percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+		report --no-children --sort dso,sym -g none \
+			--percent-limit 0.7 | grep -v '^#' | grep -v '^$' | head -40
 		echo "## $drv: the driver's functions and the data path (self time, then with callees)"
-		perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio --no-children --sort dso,sym -g none \
-			--percent-limit 0.02 2>/dev/null | grep -E 'pmem|copy_mc|memcpy|flushcache' | head -20
-		perf report -i "/tmp/perf.$drv" --kallsyms=/proc/kallsyms --stdio --children --sort sym -g none \
-			--percent-limit 0.02 2>/dev/null | grep -E 'pmem|submit_bio|blkdev_direct|copy_mc' | head -20
+		report --no-children --sort dso,sym -g none \
+			--percent-limit 0.02 | grep -E 'pmem|copy_mc|memcpy|flushcache' | head -20
+		report --children --sort sym -g none \
+			--percent-limit 0.02 | grep -E 'pmem|submit_bio|blkdev_direct|copy_mc' | head -20
 	done
 	unload_all
 	echo "bench: done"
@@ -135,8 +142,7 @@ for rnd in $(seq "$ROUNDS"); do
 	log "round $rnd: nd_pmem on $CDEV, rust_pmem on $RDEV"
 	i=0
 	for job in "${ORDER[@]}"; do
-		if [ $(((rnd + i) % 2)) = 1 ]; then order=(c rust); else order=(rust c); fi
-		i=$((i + 1))
+		pair_order
 		for drv in "${order[@]}"; do
 			# shellcheck disable=SC2086
 			run_fio "$drv" "$rnd" "$job" --filename="$(dev_of "$drv")" --direct=1 --size=256M \
@@ -148,8 +154,7 @@ for rnd in $(seq "$ROUNDS"); do
 		mount -o dax "$(dev_of $drv)" "/tmp/bench_dax_$drv"
 	done
 	for rw in randread randwrite; do
-		if [ $(((rnd + i) % 2)) = 1 ]; then order=(c rust); else order=(rust c); fi
-		i=$((i + 1))
+		pair_order
 		for drv in "${order[@]}"; do
 			run_fio "$drv" "$rnd" "dax_mmap_${rw}_4k" --directory="/tmp/bench_dax_$drv" \
 				--size=128M --ioengine=mmap --rw="$rw" --bs=4k --numjobs=1
