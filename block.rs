@@ -172,6 +172,11 @@ impl Bio {
     }
 
     /// The bio's segments, one page or less each, with their start sectors.
+    /// Where the bio's data starts (its `bi_iter` when it was submitted).
+    pub(crate) fn iter(&self) -> &bindings::bvec_iter {
+        &self.info.iter
+    }
+
     pub(crate) fn segments(&self) -> Segments<'_> {
         Segments {
             bio: self,

@@ -239,12 +239,18 @@ extern "C" {
     pub(crate) fn rpmem_bio_end_acct(bio: *mut bindings::bio, start: c_ulong);
     pub(crate) fn rpmem_bio_endio(bio: *mut bindings::bio, err: c_int);
 
-    pub(crate) fn rpmem_copy_mc_to_page(
-        page: *mut bindings::page,
-        off: u32,
+    pub(crate) fn rpmem_copy_mc_to_bio(
+        bio: *mut bindings::bio,
+        start: *const bindings::bvec_iter,
         src: *const c_void,
         len: u32,
     ) -> c_ulong;
+    pub(crate) fn rpmem_copy_bio_to_pmem(
+        dst: *mut c_void,
+        bio: *mut bindings::bio,
+        start: *const bindings::bvec_iter,
+        len: u32,
+    );
     pub(crate) fn rpmem_copy_page_to_pmem(
         dst: *mut c_void,
         page: *mut bindings::page,

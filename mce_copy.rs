@@ -20,7 +20,7 @@ use kernel::{
 };
 
 use crate::{
-    block::Segment,
+    block::{Bio, Segment},
     glue, //
 };
 
@@ -99,18 +99,30 @@ impl PmemMap {
         Ok(())
     }
 
-    /// Copies `seg.len` bytes at `off` into the segment's page, machine-check safe.
-    pub(crate) fn read_into(
+    /// Copies the whole bio's data from `off`, machine-check safe, in one call.
+    pub(crate) fn read_bio(
         &self,
         off: u64,
-        seg: &Segment,
+        bio: &Bio,
     ) -> Result<core::result::Result<(), McError>> {
-        let src = self.at(off, seg.len.into())?;
-        let len = self.latent_limit(off, seg.len);
-        // SAFETY: `src` is valid for `seg.len >= len` bytes (checked above); the
-        // segment's page belongs to a live bio and `offset + len` stays within that page.
-        let rem = unsafe { glue::rpmem_copy_mc_to_page(seg.page.as_ptr(), seg.offset, src, len) };
-        Ok(short_copy(seg.len, len, rem))
+        let (_, total) = bio.span();
+        let src = self.at(off, total.into())?;
+        let len = self.latent_limit(off, total);
+        // SAFETY: `src` is valid for `total >= len` bytes (checked above); the bio is live
+        // (borrowed) and its iterator covers `total` bytes of its pages.
+        let rem = unsafe { glue::rpmem_copy_mc_to_bio(bio.as_raw(), bio.iter(), src, len) };
+        Ok(short_copy(total, len, rem))
+    }
+
+    /// Stores the whole bio's data at `off` with non-temporal stores, in one call.
+    pub(crate) fn write_bio(&self, off: u64, bio: &Bio) -> Result {
+        let (_, total) = bio.span();
+        let dst = self.at(off, total.into())?;
+        // SAFETY: `dst` is valid for `total` bytes (checked above); the bio is live
+        // (borrowed) and its iterator covers `total` bytes of its pages.
+        unsafe { glue::rpmem_copy_bio_to_pmem(dst, bio.as_raw(), bio.iter(), total) };
+        self.latent_forget(off, total.into());
+        Ok(())
     }
 
     /// Machine-check-safe copy of `buf.len()` bytes at `off` into `buf`.

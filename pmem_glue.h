@@ -153,8 +153,10 @@ void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info);
 unsigned long rpmem_bio_start_acct(struct bio *bio);
 void rpmem_bio_end_acct(struct bio *bio, unsigned long start);
 void rpmem_bio_endio(struct bio *bio, int err);
-unsigned long rpmem_copy_mc_to_page(struct page *page, u32 off, const void *src, u32 len);
 void rpmem_copy_page_to_pmem(void *dst, struct page *page, u32 off, u32 len);
+unsigned long rpmem_copy_mc_to_bio(struct bio *bio, const struct bvec_iter *start,
+				   const void *src, u32 len);
+void rpmem_copy_bio_to_pmem(void *dst, struct bio *bio, const struct bvec_iter *start, u32 len);
 size_t rpmem_copy_from_iter_flushcache(void *addr, size_t bytes, struct iov_iter *i);
 struct page *rpmem_zero_page(void);
 

@@ -248,18 +248,11 @@ impl Pmem {
         let mut res = Ok(());
         if bio.has_data() {
             let acct = bio.start_acct();
-            let write = bio.is_write();
-            let nowait = bio.is_nowait();
-            for seg in bio.segments() {
-                res = if write {
-                    self.do_write(&seg, nowait)
-                } else {
-                    self.do_read(&seg)
-                };
-                if res.is_err() {
-                    break;
-                }
-            }
+            res = if bio.is_write() {
+                self.write_bio(&bio)
+            } else {
+                self.read_bio(&bio)
+            };
             bio.end_acct(acct);
         }
         if res.is_ok() && bio.is_fua() {
@@ -272,20 +265,37 @@ impl Pmem {
         bio.end(res);
     }
 
-    /// A read: known poison fails without touching the media; a machine check during
-    /// the copy is recorded so the next access fails fast.
-    fn do_read(&self, seg: &Segment) -> Result {
-        let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
-        if self.bb.check(seg.sector, sectors(seg.len.into())).is_some() {
+    /// A read: known poison anywhere in the bio fails it without touching the media
+    /// (as pmem.c fails the segment over it, and so the bio); a machine check during the
+    /// copy is recorded so the next access fails fast.
+    fn read_bio(&self, bio: &Bio) -> Result {
+        let (sector, bytes) = bio.span();
+        let off = self.geo.sector_offset(sector, bytes.into())?;
+        if self.bb.check(sector, sectors(bytes.into())).is_some() {
             return Err(EIO);
         }
-        match self.map.read_into(off, seg)? {
+        match self.map.read_bio(off, bio)? {
             Ok(()) => Ok(()),
             Err(mc) => {
                 self.record_machine_check(off, mc);
                 Err(EIO)
             }
         }
+    }
+
+    /// A write: in one copy when no poison is known in its range, else segment by
+    /// segment, clearing where poison is known.
+    fn write_bio(&self, bio: &Bio) -> Result {
+        let (sector, bytes) = bio.span();
+        let off = self.geo.sector_offset(sector, bytes.into())?;
+        if self.bb.check(sector, sectors(bytes.into())).is_none() {
+            return self.map.write_bio(off, bio);
+        }
+        let nowait = bio.is_nowait();
+        for seg in bio.segments() {
+            self.do_write(&seg, nowait)?;
+        }
+        Ok(())
     }
 
     /// Records the sector where a copy at `off` stopped on poison.
