@@ -72,6 +72,18 @@ kernel_source() {
 	echo "$ver" >"$stamp"
 }
 
+# kernel_resume KEY: run make again in a configured tree whose build stopped.
+kernel_resume() {
+	local key=$1 kd="$ROOT/kbuild/$1" margs=()
+	grep -q '^LLVM=1' "$REPO/kernel/config.$FLAVOUR" 2>/dev/null && margs=(LLVM=1)
+	log "resuming the interrupted kernel build $key"
+	in_root nice /bin/bash -c 'cd "$1" && shift && make -s -j"$(nproc)" "$@" bzImage modules' \
+		resume "/kbuild/$key/linux" "${margs[@]}" >>"$CACHE/kernel-$key.log" 2>&1 &&
+		[ -e "$kd/linux/arch/x86/boot/bzImage" ] && [ -e "$kd/linux/Module.symvers" ] || return 1
+	printf '%s\n' "${margs[@]}" >"$kd/make-args"
+	touch "$kd/built"
+}
+
 kernel_build() {
 	local key kd
 	key=$(kernel_key "$FLAVOUR")
@@ -84,20 +96,17 @@ kernel_build() {
 	# An interrupted build whose configuration passed the check resumes where it stopped
 	# (the debug kernel takes over an hour here) instead of starting again from the tarball.
 	if [ -e "$kd/linux/.config" ] && grep -q 'building bzImage and modules' "$CACHE/kernel-$key.log" 2>/dev/null; then
-		local margs=()
-		grep -q '^LLVM=1' "$REPO/kernel/config.$FLAVOUR" 2>/dev/null && margs=(LLVM=1)
-		log "resuming the interrupted kernel build $key"
-		if in_root nice /bin/bash -c 'cd "$1" && shift && make -s -j"$(nproc)" "$@" bzImage modules' \
-			resume "/kbuild/$key/linux" "${margs[@]}" >>"$CACHE/kernel-$key.log" 2>&1 &&
-			[ -e "$kd/linux/arch/x86/boot/bzImage" ] && [ -e "$kd/linux/Module.symvers" ]; then
-			printf '%s\n' "${margs[@]}" >"$kd/make-args"
-			touch "$kd/built"
-			return 0
-		fi
+		kernel_resume "$key" && return 0
 		log "resume failed, building from scratch"
 	fi
 	in_root /bin/bash /src/kernel/build-kernel.sh "/kbuild/$key" "$FLAVOUR" "$KMAJOR" \
 		2>&1 | tee "$CACHE/kernel-$key.log" | grep --line-buffered -E '^(\[|error|ERROR|make.*Error)' || true
+	# A cold parallel build here once stopped in modpost with every vmlinux symbol
+	# "undefined" for one module, and a plain re-run of make finished it: resume once.
+	if [ ! -e "$kd/built" ] && grep -q 'building bzImage and modules' "$CACHE/kernel-$key.log"; then
+		log "the kernel build stopped (log: $CACHE/kernel-$key.log); running make once more"
+		kernel_resume "$key" || true
+	fi
 	[ -e "$kd/built" ] || die "kernel build failed (log: $CACHE/kernel-$key.log)"
 	# Keep only the newest few kernel builds.
 	ls -1dt "$ROOT"/kbuild/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
