@@ -62,11 +62,12 @@ check-c:
 # The debug kernel runs rust_pmem's suite on both kinds of pmem (DRIVERS="rust c" adds
 # nd_pmem's).
 check-debug:
-	FLAVOUR=debug DRIVERS="$${DRIVERS:-rust}" bash tests/run.sh
+	FLAVOUR=debug DRIVERS="$${DRIVERS:-rust}" PMEMS="$${PMEMS:-memmap nvdimm}" bash tests/run.sh
 
-# ndctl's own tests under nfit_test, on rust_pmem and nd_pmem (tests/ndctl).
+# ndctl's own tests, under nfit_test and on real pmem (memmap=, a QEMU NVDIMM), on
+# rust_pmem and nd_pmem (tests/ndctl).
 check-ndctl:
-	PMEMS=nfit DRIVERS="$${DRIVERS:-rust c}" bash tests/run.sh
+	PMEMS="$${PMEMS:-nfit real}" DRIVERS="$${DRIVERS:-rust c}" NDCTL_TESTS=all bash tests/run.sh
 
 bench:
 	bash scripts/bench.sh

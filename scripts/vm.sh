@@ -1,12 +1,13 @@
 #!/bin/bash
 # Boot the test kernel under QEMU (TCG) with virtme-ng, the build root as the guest's
 # root file system and the repository at /src, and run a command in it.
-# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm] [--flavour base|debug]
+# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm|nfit|real] [--flavour base|debug]
 #                      [--timeout S] -- CMD...
 # Guest: 3 GiB RAM, 2 CPUs, and either two 512 MiB memmap= pmem regions above 4 GiB
-# (legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas (ACPI
-# NFIT regions, namespaces made with ndctl), backed by files in the build root that
-# are deleted when the VM ends.
+# (memmap: legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas
+# (nvdimm: ACPI NFIT regions, namespaces made with ndctl), backed by files in the build
+# root that are deleted when the VM ends, or no pmem (nfit: nfit_test's emulation), or
+# one big region of each bus (real: 8 GiB RAM, for ndctl's tests).
 . "$(dirname "$0")/lib.sh"
 
 DRIVER=rust FLAVOUR=base TIMEOUT= PMEM=memmap
@@ -24,9 +25,25 @@ done
 KD=$(kdir_in_root "$FLAVOUR")
 [ -e "$ROOT$KD/../built" ] || die "no kernel built for $FLAVOUR: run scripts/provision.sh"
 
-qemu=()
+qemu=() memory=3G
 case $PMEM in
 memmap) append="memmap=512M!4G memmap=512M!4608M" ;;
+# ndctl's tests that need real (not nfit_test) pmem (tests/ndctl): a 4 GiB memmap=
+# region (e820; device-dax's 1 GiB-aligned pass needs about 3 GiB of it) and a 4 GiB
+# NVDIMM with labels (ACPI NFIT; align.sh needs a 1 GiB-aligned region over 3 GiB).
+# 8 GiB of RAM: on the pc machine 3 GiB below 4 GiB and 5 GiB from 4 GiB up, of which
+# memmap= takes 4-8 GiB; the NVDIMM lands at 9 GiB, 1 GiB-aligned.
+real)
+	append="memmap=4G!4G" memory=8G
+	mkdir -p "$ROOT/var/tmp"
+	nvdir=$(mktemp -d "$ROOT/var/tmp/rust_pmem_nv.XXXXXX")
+	trap 'rm -rf "$nvdir"' EXIT
+	truncate -s 4098M "$nvdir/nv0.img"
+	opts="-machine pc,nvdimm=on -m 8G,slots=2,maxmem=16G"
+	opts+=" -object memory-backend-file,id=nvmem0,share=on,mem-path=${nvdir#"$ROOT"}/nv0.img,size=4098M,align=2M"
+	opts+=" -device nvdimm,id=nv0,memdev=nvmem0,label-size=128K"
+	qemu=("--qemu-opts=$opts")
+	;;
 # nfit_test's emulated buses only: its wrappers hand out memory for made-up physical
 # addresses in 4-8 GiB, so no real pmem may live there (tests/ndctl).
 nfit) append="" ;;
@@ -48,7 +65,7 @@ nvdimm)
 	done
 	qemu=("--qemu-opts=$opts")
 	;;
-*) die "--pmem memmap|nvdimm" ;;
+*) die "--pmem memmap|nvdimm|nfit|real" ;;
 esac
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
@@ -59,5 +76,5 @@ scale=1; [ "$FLAVOUR" = base ] || scale=4
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 guest="export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 in_root timeout --foreground -k 10 "$TIMEOUT" \
-	vng --disable-kvm --run "$KD" --cpus 2 --memory 3G --user root --cwd /src \
+	vng --disable-kvm --run "$KD" --cpus 2 --memory "$memory" --user root --cwd /src \
 	--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest"

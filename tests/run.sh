@@ -1,22 +1,30 @@
 #!/bin/bash
-# `make check`: build rust_pmem and run the KTAP suite (tests/guest/run.sh) in VMs:
-# for each driver (rust_pmem, and nd_pmem as DRIVER=c, the reference: every test must
-# mean something there too) and each kind of pmem (memmap: e820 namespaces from
-# memmap=; nvdimm: QEMU NVDIMMs behind ACPI NFIT; nfit: the kernel's nfit_test emulation,
-# where ndctl's own tests run, tests/ndctl/guest.sh, results ndctl/NAME), one VM. Prints one KTAP document with
-# a subtest per VM, results named memmap/NAME or nvdimm/NAME, and ends with
-# `N passed, N failed, N skipped` over all. Env: DRIVERS="rust c", PMEMS="memmap nvdimm",
-# TESTS="names", RESULTS=dir (build/results), SKIP_BUILD=1, FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
+# `make check`: build rust_pmem and run the KTAP suites in VMs, one VM for each driver
+# (rust_pmem, and nd_pmem as DRIVER=c, the reference: every test must mean something
+# there too) and each kind of pmem:
+#  - memmap: e820 namespaces from memmap=; nvdimm: QEMU NVDIMMs behind ACPI NFIT
+#    (tests/guest/run.sh, results memmap/NAME, nvdimm/NAME);
+#  - nfit: the kernel's nfit_test emulation (tests/ndctl/guest.sh: our cases, nfit/NAME,
+#    and with NDCTL_TESTS=all ndctl's own, ndctl/NAME);
+#  - real: one big memmap= region and one big NVDIMM, for ndctl's tests that need real
+#    pmem (tests/ndctl/guest.sh, ndctl/NAME; make check-ndctl).
+# Prints one KTAP document with a subtest per VM and ends with `N passed, N failed,
+# N skipped` over all. Env: DRIVERS="rust c", PMEMS="memmap nvdimm nfit",
+# NDCTL_TESTS=ours|all, TESTS="names", RESULTS=dir (build/results), SKIP_BUILD=1,
+# FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
 . "$(dirname "$0")/../scripts/lib.sh"
 DRIVERS=${DRIVERS:-rust c}
-PMEMS=${PMEMS:-memmap nvdimm}
+PMEMS=${PMEMS:-memmap nvdimm nfit}
+# On nfit, make check runs our own cases (tests/ndctl/cases); make check-ndctl adds
+# ndctl's suite (NDCTL_TESTS=all).
+NDCTL_TESTS=${NDCTL_TESTS:-ours}
 FLAVOUR=${FLAVOUR:-base}
 export FLAVOUR
 # The suite needs the test build (debugfs latent-poison injection).
 # SKIP_BUILD=1 runs what is built (e.g. while another run builds nothing new).
 [ -n "${SKIP_BUILD:-}" ] || RUST_PMEM_TEST=1 bash "$REPO/scripts/build-module.sh" >&2
 # nfit: nfit_test's modules, rust_pmem's nfit_test build and ndctl's suite.
-if [[ " $PMEMS " = *" nfit "* ]] && [ -z "${SKIP_BUILD:-}" ]; then
+if [[ " $PMEMS " = *" nfit "* || " $PMEMS " = *" real "* ]] && [ -z "${SKIP_BUILD:-}" ]; then
 	bash "$REPO/tests/ndctl/build.sh" >&2 || die "the nfit_test/ndctl build failed"
 fi
 RESULTS=${RESULTS:-$REPO/build/results}
@@ -40,8 +48,10 @@ for run in "${runs[@]}"; do
 	s=$(date +%s)
 	# shellcheck disable=SC2086
 	# Progress on stderr as results arrive; the KTAP document is printed once per suite.
-	runner=tests/guest/run.sh; [ "$kind" = nfit ] && runner=tests/ndctl/guest.sh
-	bash "$REPO/scripts/vm.sh" --driver "$d" --pmem "$kind" --flavour "$FLAVOUR" -- bash $runner ${TESTS:-} 2>&1 |
+	runner=tests/guest/run.sh args=${TESTS:-}
+	case $kind in nfit | real) runner=tests/ndctl/guest.sh ;; esac
+	[ "$kind" = nfit ] && [ -z "$args" ] && [ "$NDCTL_TESTS" = ours ] && args=--ours
+	bash "$REPO/scripts/vm.sh" --driver "$d" --pmem "$kind" --flavour "$FLAVOUR" -- bash $runner $args 2>&1 |
 		tee "$out" | grep --line-buffered -E '^(ok|not ok) ' |
 		while IFS= read -r l; do log "$name: $l"; done || true
 	log "suite on $name took $(($(date +%s) - s)) s (log: $out)"
