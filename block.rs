@@ -257,18 +257,17 @@ impl Iterator for Segments<'_> {
     }
 }
 
-/// `submit_bio` of the disk's `block_device_operations`.
+/// `submit_bio` of the disk's `block_device_operations` (its C side fills `info`).
 #[no_mangle]
-extern "C" fn rpmem_rs_submit_bio(data: *mut c_void, bio: *mut bindings::bio) {
+extern "C" fn rpmem_rs_submit_bio(
+    data: *mut c_void,
+    bio: *mut bindings::bio,
+    info: *const glue::BioInfo,
+) {
     let Some(raw) = NonNull::new(bio) else { return };
-    let mut info = glue::BioInfo {
-        flags: 0,
-        size: 0,
-        sector: 0,
-        iter: bindings::bvec_iter::default(),
-    };
-    // SAFETY: The block layer hands us a live bio; `info` is valid for writes.
-    unsafe { glue::rpmem_bio_info(bio, &mut info) };
+    // SAFETY: `info` points to the C caller's `struct rpmem_bio_info` for this bio,
+    // filled and live for the call.
+    let info = unsafe { core::ptr::read(info) };
     // INVARIANT: The block layer hands us a live bio to complete.
     let bio = Bio { raw, info };
     // SAFETY: `data` is the disk's private data, the `Pmem` the disk was created for,

@@ -234,7 +234,6 @@ extern "C" {
         iter: *mut bindings::bvec_iter,
         seg: *mut Seg,
     ) -> bool;
-    pub(crate) fn rpmem_bio_info(bio: *mut bindings::bio, info: *mut BioInfo);
     pub(crate) fn rpmem_bio_start_acct(bio: *mut bindings::bio) -> c_ulong;
     pub(crate) fn rpmem_bio_end_acct(bio: *mut bindings::bio, start: c_ulong);
     pub(crate) fn rpmem_bio_endio(bio: *mut bindings::bio, err: c_int);

@@ -241,9 +241,30 @@ void rpmem_pgmap_set_owner(struct rpmem_pgmap *p, void *owner)
 
 /* ---- gendisk ----------------------------------------------------------------------- */
 
+/*
+ * Everything the driver asks of a new bio, handed to the Rust side with the bio: each
+ * call out of it is a function call pmem.c's inlined accessors do not make, on a path
+ * run per 4k I/O.
+ */
+static void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info)
+{
+	info->flags = (op_is_write(bio_op(bio)) ? RPMEM_BIO_WRITE : 0) |
+		      (bio_has_data(bio) ? RPMEM_BIO_DATA : 0) |
+		      (bio->bi_opf & REQ_PREFLUSH ? RPMEM_BIO_PREFLUSH : 0) |
+		      (bio->bi_opf & REQ_FUA ? RPMEM_BIO_FUA : 0) |
+		      (bio->bi_opf & REQ_NOWAIT ? RPMEM_BIO_NOWAIT : 0) |
+		      (blk_queue_io_stat(bio->bi_bdev->bd_disk->queue) ? RPMEM_BIO_ACCT : 0);
+	info->sector = bio->bi_iter.bi_sector;
+	info->size = bio->bi_iter.bi_size;
+	info->iter = bio->bi_iter;
+}
+
 static void rpmem_submit_bio(struct bio *bio)
 {
-	rpmem_rs_submit_bio(bio->bi_bdev->bd_disk->private_data, bio);
+	struct rpmem_bio_info info;
+
+	rpmem_bio_info(bio, &info);
+	rpmem_rs_submit_bio(bio->bi_bdev->bd_disk->private_data, bio, &info);
 }
 
 static const struct block_device_operations rpmem_fops = {
@@ -600,23 +621,6 @@ bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *s
 	seg->sector = iter->bi_sector;
 	bio_advance_iter_single(bio, iter, bv.bv_len);
 	return true;
-}
-
-/*
- * Everything the driver asks of a new bio, in one call: each call out of the Rust side
- * is a function call pmem.c's inlined accessors do not make, on a path run per 4k I/O.
- */
-void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info)
-{
-	info->flags = (op_is_write(bio_op(bio)) ? RPMEM_BIO_WRITE : 0) |
-		      (bio_has_data(bio) ? RPMEM_BIO_DATA : 0) |
-		      (bio->bi_opf & REQ_PREFLUSH ? RPMEM_BIO_PREFLUSH : 0) |
-		      (bio->bi_opf & REQ_FUA ? RPMEM_BIO_FUA : 0) |
-		      (bio->bi_opf & REQ_NOWAIT ? RPMEM_BIO_NOWAIT : 0) |
-		      (blk_queue_io_stat(bio->bi_bdev->bd_disk->queue) ? RPMEM_BIO_ACCT : 0);
-	info->sector = bio->bi_iter.bi_sector;
-	info->size = bio->bi_iter.bi_size;
-	info->iter = bio->bi_iter;
 }
 
 /* Returns the start time for rpmem_bio_end_acct() (never 0). */

@@ -53,7 +53,7 @@ struct rpmem_disk_cfg {
 	u64 sectors;
 };
 
-/* rpmem_bio_info() flags. */
+/* struct rpmem_bio_info flags. */
 #define RPMEM_BIO_WRITE		(1u << 0)
 #define RPMEM_BIO_DATA		(1u << 1)
 #define RPMEM_BIO_PREFLUSH	(1u << 2)
@@ -85,7 +85,7 @@ struct rpmem_seg {
 int rpmem_rs_probe(struct device *dev);
 void rpmem_rs_remove(struct device *dev);
 void rpmem_rs_notify(struct device *dev, int event);
-void rpmem_rs_submit_bio(void *data, struct bio *bio);
+void rpmem_rs_submit_bio(void *data, struct bio *bio, const struct rpmem_bio_info *info);
 long rpmem_rs_direct_access(void *data, pgoff_t pgoff, long nr_pages, int mode,
 			    void **kaddr, unsigned long *pfn);
 int rpmem_rs_zero_page_range(void *data, pgoff_t pgoff, size_t nr_pages);
@@ -149,7 +149,6 @@ void rpmem_kill_dax(struct dax_device *dax_dev);
 void rpmem_put_dax(struct dax_device *dax_dev);
 int rpmem_dax_notify_failure(struct dax_device *dax_dev, u64 offset, u64 len, int mf_flags);
 bool rpmem_bio_next(struct bio *bio, struct bvec_iter *iter, struct rpmem_seg *seg);
-void rpmem_bio_info(struct bio *bio, struct rpmem_bio_info *info);
 unsigned long rpmem_bio_start_acct(struct bio *bio);
 void rpmem_bio_end_acct(struct bio *bio, unsigned long start);
 void rpmem_bio_endio(struct bio *bio, int err);
