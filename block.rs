@@ -171,12 +171,12 @@ impl Bio {
         unsafe { glue::rpmem_bio_end_acct(self.raw.as_ptr(), start) }
     }
 
-    /// The bio's segments, one page or less each, with their start sectors.
     /// Where the bio's data starts (its `bi_iter` when it was submitted).
     pub(crate) fn iter(&self) -> &bindings::bvec_iter {
         &self.info.iter
     }
 
+    /// The bio's segments, one page or less each, with their start sectors.
     pub(crate) fn segments(&self) -> Segments<'_> {
         Segments {
             bio: self,
