@@ -75,6 +75,9 @@ scale=1; [ "$FLAVOUR" = base ] || scale=4
 # The whole VM's limit: 50 minutes, 4 times that on the debug kernel.
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 guest="export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
+# The guest's stdin is /dev/null: virtme-ng forwards the host's stdin to the command.
+# A run started in the background with its stdin left open sat idle for 13 minutes
+# without starting the command; the same run with stdin from /dev/null started at once.
 in_root timeout --foreground -k 10 "$TIMEOUT" \
 	vng --disable-kvm --run "$KD" --cpus 2 --memory "$memory" --user root --cwd /src \
-	--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest"
+	--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest" </dev/null
