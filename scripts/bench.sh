@@ -33,7 +33,7 @@ grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did n
 
 # The picture: rust/c per job (gnuplot from Debian's packages, in the build root).
 root_install gnuplot gnuplot-nox
-in_root gnuplot -e "set terminal png size 1100,520; set output '/src/build/bench/ratios.png';
+in_root gnuplot -e "set terminal png size 1200,560; set rmargin 14; set bmargin 11; set output '/src/build/bench/ratios.png';
 	set title 'rust\\_pmem / nd\\_pmem, median of per-round ratios (TCG guest)'; set style fill solid 0.6;
 	set boxwidth 0.7; set yrange [0:*]; set ylabel 'rust/c'; set xtics rotate by -40 noenhanced;
 	set grid ytics; set key off;
