@@ -76,28 +76,47 @@ ORDER=(randread_4k_psync_1j randread_4k_psync_2j randwrite_4k_psync_1j randwrite
 # JOBS=name,name... runs a subset (e.g. for a quick look).
 [ -n "${JOBS_ONLY:-}" ] && IFS=, read -ra ORDER <<<"$JOBS_ONLY"
 
-record() { # driver round job fio-json-file
+record() { # driver round job fio-json-file rusage-json-file
 	python3 - "$@" >>"$OUT" <<'PY'
 import json, sys
-drv, rnd, job, path = sys.argv[1:5]
+drv, rnd, job, path, rpath = sys.argv[1:6]
 d = json.load(open(path))
+ru = json.load(open(rpath))
 iops = sum(j["read"]["iops"] + j["write"]["iops"] for j in d["jobs"])
 bw = sum(j["read"]["bw_bytes"] + j["write"]["bw_bytes"] for j in d["jobs"]) / 1e6
-# fio's ctx is the job process's context switches (getrusage), io-wq workers included:
-# they are threads of the submitting process.
+# fio's ctx is the job thread's own context switches (fio asks for RUSAGE_THREAD): the
+# submitter's, not its io-wq workers'.
 ctx = sum(j.get("ctx", 0) for j in d["jobs"])
 ios = sum(j["read"]["total_ios"] + j["write"]["total_ios"] for j in d["jobs"])
+# The whole fio run's processes with all their threads, io-wq workers included (see
+# run_fio): CPU time as % of one CPU over the run's wall time, and context switches
+# per I/O (the ramp's switches counted, its I/Os not: an overestimate alike for both).
+pcpu = (ru["utime"] + ru["stime"]) / ru["wall"] * 100
+pctx = ru["nvcsw"] + ru["nivcsw"]
 print(json.dumps({"driver": drv, "round": int(rnd), "job": job, "iops": iops, "mbps": bw,
-                  "ctx": ctx, "ctx_per_io": ctx / ios if ios else None}))
+                  "ctx": ctx, "ctx_per_io": ctx / ios if ios else None,
+                  "proc_cpu": pcpu, "proc_ctx_per_io": pctx / ios if ios else None}))
 PY
 }
 
+# fio under a small wrapper that takes the resource usage of all its children (fio's job
+# processes and their threads, io-wq workers included: they are threads of the process
+# that submits) from getrusage(RUSAGE_CHILDREN) around the run, into /tmp/fio.rusage.
 run_fio() { # driver round job args...
 	local drv=$1 rnd=$2 job=$3
 	shift 3
-	fio --name="$job" --time_based --runtime="$RUNTIME" --ramp_time=2 --group_reporting \
-		--output-format=json --output=/tmp/fio.json "$@" >/dev/null
-	record "$drv" "$rnd" "$job" /tmp/fio.json
+	python3 -c '
+import json, resource, subprocess, sys, time
+r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+rc = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL).returncode
+r1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+json.dump({"wall": t1 - t0, "utime": r1.ru_utime - r0.ru_utime, "stime": r1.ru_stime - r0.ru_stime,
+           "nvcsw": r1.ru_nvcsw - r0.ru_nvcsw, "nivcsw": r1.ru_nivcsw - r0.ru_nivcsw},
+          open(sys.argv[1], "w"))
+sys.exit(rc)' /tmp/fio.rusage \
+		fio --name="$job" --time_based --runtime="$RUNTIME" --ramp_time=2 --group_reporting \
+		--output-format=json --output=/tmp/fio.json "$@"
+	record "$drv" "$rnd" "$job" /tmp/fio.json /tmp/fio.rusage
 	log "$drv round $rnd $job: $(tail -n1 "$OUT")"
 }
 

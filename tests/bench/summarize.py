@@ -47,6 +47,11 @@ for job in jobs:
             "ctx_median": statistics.median(x["ctx"] for x in xs),
             "ctx_per_io_median": statistics.median(x.get("ctx_per_io") or 0 for x in xs),
         }
+        # The whole fio run (io-wq workers included); absent in older raw files.
+        for k in ("proc_cpu", "proc_ctx_per_io"):
+            vals = [x[k] for x in xs if x.get(k) is not None]
+            if vals:
+                per[drv][k + "_median"] = statistics.median(vals)
     if len(per) < 2:
         continue
     ratio = per["rust"]["iops_median"] / per["c"]["iops_median"]
@@ -76,7 +81,11 @@ for job in jobs:
                   f"{r['mbps_median'] / k[key]:.2f} of the kernel copy")
     if "iouring" in job:
         print(f"{'':28}   context switches per I/O: c {c['ctx_per_io_median']:.3f}, "
-              f"rust {r['ctx_per_io_median']:.3f}")
+              f"rust {r['ctx_per_io_median']:.3f} (fio's ctx: the submitting thread)")
+        if "proc_cpu_median" in c and "proc_cpu_median" in r:
+            print(f"{'':28}   whole fio run, io-wq included: context switches per I/O "
+                  f"c {c['proc_ctx_per_io_median']:.3f}, rust {r['proc_ctx_per_io_median']:.3f}; "
+                  f"CPU c {c['proc_cpu_median']:.0f}%, rust {r['proc_cpu_median']:.0f}% of one CPU")
     if not job.startswith("dax_") and (worst is None or ratio < worst[0]):
         worst = (ratio, job)
 
