@@ -74,10 +74,51 @@ cmd=$(printf '%q ' "$@")
 scale=1; [ "$FLAVOUR" = base ] || scale=4
 # The whole VM's limit: 50 minutes, 4 times that on the debug kernel.
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
-guest="export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
-# The guest's stdin is /dev/null: virtme-ng forwards the host's stdin to the command.
-# A run started in the background with its stdin left open sat idle for 13 minutes
-# without starting the command; the same run with stdin from /dev/null started at once.
-in_root timeout --foreground -k 10 "$TIMEOUT" \
-	vng --disable-kvm --run "$KD" --cpus 2 --memory "$memory" --user root --cwd /src \
-	--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest" </dev/null
+# The guest prints MARK first: it shows that the guest booted and started the command.
+MARK="vm.sh: guest command starting"
+guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
+# Start-up watchdog: a guest that has not started the command BOOT_WAIT seconds after
+# QEMU started is killed and booted again, up to BOOT_TRIES boots in all. Guests were
+# seen to hang in the kernel's early boot under TCG (the printk clock stopped, around the
+# clocksource watchdog's first check, QEMU idle), about 3 boots in 10 on a busy 2-core
+# host on 2026-12-01, with no sign of what they waited for.
+BOOT_WAIT=${BOOT_WAIT:-$((300 * scale))} BOOT_TRIES=${BOOT_TRIES:-3}
+out=$(mktemp /tmp/rust_pmem_vm.XXXXXX)
+vm_pid=
+cleanup() {
+	[ -z "$vm_pid" ] || kill -- -"$vm_pid" 2>/dev/null
+	rm -f "$out"
+	[ -z "${nvdir:-}" ] || rm -rf "$nvdir"
+}
+trap cleanup EXIT
+export -f in_root
+export ROOT REPO
+for try in $(seq "$BOOT_TRIES"); do
+	: >"$out"
+	# Its own process group (setsid), so that a hung VM can be killed whole. The guest's
+	# stdin is /dev/null: virtme-ng would forward the host's stdin to the command.
+	setsid bash -c 'in_root "$@"' in_root timeout --foreground -k 10 "$TIMEOUT" \
+		vng --disable-kvm --run "$KD" --cpus 2 --memory "$memory" --user root --cwd /src \
+		--rwdir /src "--append=$append" "${qemu[@]}" --exec "$guest" </dev/null >"$out" 2>&1 &
+	vm_pid=$!
+	started=
+	for ((t = 0; t < BOOT_WAIT; t++)); do
+		grep -q -F "$MARK" "$out" && { started=1; break; }
+		kill -0 "$vm_pid" 2>/dev/null || break
+		sleep 1
+	done
+	if [ -n "$started" ] || ! kill -0 "$vm_pid" 2>/dev/null; then
+		break
+	fi
+	log "the guest did not start its command within ${BOOT_WAIT}s (boot $try of $BOOT_TRIES): killing it"
+	kill -- -"$vm_pid" 2>/dev/null
+	wait "$vm_pid" 2>/dev/null || true
+	vm_pid=
+	[ "$try" -lt "$BOOT_TRIES" ] || { cat "$out"; die "the guest did not start in $BOOT_TRIES boots"; }
+done
+# The guest's output (stdout and stderr), as it comes, until the VM ends.
+tail -n +1 -f --pid="$vm_pid" "$out"
+rc=0
+wait "$vm_pid" || rc=$?
+vm_pid=
+exit $rc
