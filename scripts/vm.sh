@@ -25,6 +25,16 @@ done
 KD=$(kdir_in_root "$FLAVOUR")
 [ -e "$ROOT$KD/../built" ] || die "no kernel built for $FLAVOUR: run scripts/provision.sh"
 
+# Removed on exit: a VM still running (its process group), its output file, and this
+# VM's NVDIMM backing files.
+vm_pid= out= nvdir=
+cleanup() {
+	[ -z "$vm_pid" ] || kill -- -"$vm_pid" 2>/dev/null
+	[ -z "$out" ] || rm -f "$out"
+	[ -z "$nvdir" ] || rm -rf "$nvdir"
+}
+trap cleanup EXIT
+
 qemu=() memory=3G
 case $PMEM in
 memmap) append="memmap=512M!4G memmap=512M!4608M" ;;
@@ -37,7 +47,6 @@ real)
 	append="memmap=4G!4G" memory=8G
 	mkdir -p "$ROOT/var/tmp"
 	nvdir=$(mktemp -d "$ROOT/var/tmp/rust_pmem_nv.XXXXXX")
-	trap 'rm -rf "$nvdir"' EXIT
 	truncate -s 4098M "$nvdir/nv0.img"
 	opts="-machine pc,nvdimm=on -m 8G,slots=2,maxmem=16G"
 	opts+=" -object memory-backend-file,id=nvmem0,share=on,mem-path=${nvdir#"$ROOT"}/nv0.img,size=4098M,align=2M"
@@ -56,7 +65,6 @@ nvdimm)
 	# 1 GiB-aligned (ndctl refuses fsdax namespaces off the region's 16 MiB alignment).
 	mkdir -p "$ROOT/var/tmp"
 	nvdir=$(mktemp -d "$ROOT/var/tmp/rust_pmem_nv.XXXXXX")
-	trap 'rm -rf "$nvdir"' EXIT
 	for i in 0 1; do truncate -s 1026M "$nvdir/nv$i.img"; done
 	opts="-machine pc,nvdimm=on -m 3G,slots=4,maxmem=8G"
 	for i in 0 1; do
@@ -84,13 +92,6 @@ guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_
 # host on 2026-12-01, with no sign of what they waited for.
 BOOT_WAIT=${BOOT_WAIT:-$((300 * scale))} BOOT_TRIES=${BOOT_TRIES:-3}
 out=$(mktemp /tmp/rust_pmem_vm.XXXXXX)
-vm_pid=
-cleanup() {
-	[ -z "$vm_pid" ] || kill -- -"$vm_pid" 2>/dev/null
-	rm -f "$out"
-	[ -z "${nvdir:-}" ] || rm -rf "$nvdir"
-}
-trap cleanup EXIT
 export -f in_root
 export ROOT REPO
 for try in $(seq "$BOOT_TRIES"); do
