@@ -25,8 +25,8 @@ done
 KD=$(kdir_in_root "$FLAVOUR")
 [ -e "$ROOT$KD/../built" ] || die "no kernel built for $FLAVOUR: run scripts/provision.sh"
 
-# Removed on exit: a VM still running (its process group), its output file, and this
-# VM's NVDIMM backing files.
+# Removed on exit: what is left of the VM's process group (`timeout` kills only vng, not
+# the QEMU it started), its output file, and this VM's NVDIMM backing files.
 vm_pid= out= nvdir=
 cleanup() {
 	[ -z "$vm_pid" ] || kill -- -"$vm_pid" 2>/dev/null
@@ -78,8 +78,12 @@ esac
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
 cmd=$(printf '%q ' "$@")
-# The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower.
+# The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower, and
+# VMs side by side (make check's PARALLEL, exported as VM_SLOWDOWN) each run slower: every
+# timeout (the VM's, the start-up watchdog's, each test's) is multiplied by this. They
+# catch hangs; they do not judge speed.
 scale=1; [ "$FLAVOUR" = base ] || scale=4
+scale=$((scale * ${VM_SLOWDOWN:-1}))
 # The whole VM's limit: 50 minutes, 4 times that on the debug kernel.
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 # The guest prints MARK first: it shows that the guest booted and started the command.
@@ -120,6 +124,7 @@ for try in $(seq "$BOOT_TRIES"); do
 		tail -n 5 "$out" | sed 's/^/    /' >&2
 	fi
 	wait "$vm_pid" 2>/dev/null || true
+	kill -- -"$vm_pid" 2>/dev/null
 	vm_pid=
 	[ "$try" -lt "$BOOT_TRIES" ] || { cat "$out"; die "the guest did not start in $BOOT_TRIES boots"; }
 done
@@ -127,5 +132,5 @@ done
 tail -n +1 -f --pid="$vm_pid" "$out"
 rc=0
 wait "$vm_pid" || rc=$?
-vm_pid=
+# vm_pid stays set: the exit trap kills whatever of its group outlived it.
 exit $rc

@@ -26,7 +26,9 @@ FLAVOUR=${FLAVOUR:-base}
 # `udevadm settle` (120 s), and virtme-ng's init powered it off.
 if [ "$FLAVOUR" = base ]; then PARALLEL=${PARALLEL:-2}; else PARALLEL=${PARALLEL:-1}; fi
 [[ "$PARALLEL" =~ ^[1-9][0-9]*$ ]] || die "PARALLEL=$PARALLEL: a number of VMs, 1 or more"
-export FLAVOUR
+# Each of PARALLEL VMs gets a share of the host: vm.sh scales its timeouts by this.
+VM_SLOWDOWN=$PARALLEL
+export FLAVOUR VM_SLOWDOWN
 # The suite needs the test build (debugfs latent-poison injection).
 # SKIP_BUILD=1 runs what is built (e.g. while another run builds nothing new).
 [ -n "${SKIP_BUILD:-}" ] || RUST_PMEM_TEST=1 bash "$REPO/scripts/build-module.sh" >&2
