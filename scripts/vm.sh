@@ -28,8 +28,9 @@ KD=$(kdir_in_root "$FLAVOUR")
 # Removed on exit: what is left of the VM's process group (`timeout` kills only vng, not
 # the QEMU it started), its output file, and this VM's NVDIMM backing files.
 vm_pid= out= nvdir=
+# (set -e is on: a kill that finds no process left must not end the cleanup.)
 cleanup() {
-	[ -z "$vm_pid" ] || kill -- -"$vm_pid" 2>/dev/null
+	[ -z "$vm_pid" ] || kill -- -"$vm_pid" 2>/dev/null || true
 	[ -z "$out" ] || rm -f "$out"
 	[ -z "$nvdir" ] || rm -rf "$nvdir"
 }
