@@ -119,13 +119,13 @@ for try in $(seq "$BOOT_TRIES"); do
 	grep -q -F "$MARK" "$out" && break
 	if kill -0 "$vm_pid" 2>/dev/null; then
 		log "the guest did not start its command within ${BOOT_WAIT}s (boot $try of $BOOT_TRIES): killing it"
-		kill -- -"$vm_pid" 2>/dev/null
+		kill -- -"$vm_pid" 2>/dev/null || true
 	else
 		log "the VM ended before the guest started its command (boot $try of $BOOT_TRIES); its last lines:"
 		tail -n 5 "$out" | sed 's/^/    /' >&2
 	fi
 	wait "$vm_pid" 2>/dev/null || true
-	kill -- -"$vm_pid" 2>/dev/null
+	kill -- -"$vm_pid" 2>/dev/null || true
 	vm_pid=
 	[ "$try" -lt "$BOOT_TRIES" ] || { cat "$out"; die "the guest did not start in $BOOT_TRIES boots"; }
 done
