@@ -79,12 +79,8 @@ esac
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
 cmd=$(printf '%q ' "$@")
-# The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower, and
-# VMs side by side (make check's PARALLEL, exported as VM_SLOWDOWN) each run slower: every
-# timeout (the VM's, the start-up watchdog's, each test's) is multiplied by this. They
-# catch hangs; they do not judge speed.
+# The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower.
 scale=1; [ "$FLAVOUR" = base ] || scale=4
-scale=$((scale * ${VM_SLOWDOWN:-1}))
 # The whole VM's limit: 50 minutes, 4 times that on the debug kernel.
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 # The guest prints MARK first: it shows that the guest booted and started the command.
