@@ -51,6 +51,19 @@ build_root() {
 			die "installing guest tools in the build root failed (log: $CACHE/apt.log)"
 		}
 	fi
+	virtme_init_settle
+}
+
+# virtme-ng's bash init waits for udev's coldplug with `udevadm settle` (at most 120 s by
+# default) and then needs udev's /dev/virtio-ports links; without them it exits and the
+# guest panics before its command starts. The debug kernel under TCG needs longer
+# (2026-12-01: coldplug queued 482 s after QEMU started, still not settled 125 s later).
+# The build root's copy waits up to 1500 s; a normal boot settles in seconds either way.
+virtme_init_settle() {
+	local f="$ROOT/usr/lib/python3/dist-packages/virtme/guest/virtme-init"
+	grep -q '^ *udevadm settle --timeout=1500$' "$f" && return 0
+	grep -q '^ *udevadm settle$' "$f" || die "virtme-init has no plain 'udevadm settle' line to patch ($f)"
+	sed -i 's/^\( *\)udevadm settle$/\1udevadm settle --timeout=1500/' "$f"
 }
 
 kernel_source() {
