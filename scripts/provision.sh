@@ -51,19 +51,30 @@ build_root() {
 			die "installing guest tools in the build root failed (log: $CACHE/apt.log)"
 		}
 	fi
-	virtme_init_settle
+	virtme_init_patch
 }
 
-# virtme-ng's bash init waits for udev's coldplug with `udevadm settle` (at most 120 s by
-# default) and then needs udev's /dev/virtio-ports links; without them it exits and the
-# guest panics before its command starts. The debug kernel under TCG needs longer
-# (2026-12-01: coldplug queued 482 s after QEMU started, still not settled 125 s later).
-# The build root's copy waits up to 1500 s; a normal boot settles in seconds either way.
-virtme_init_settle() {
+# Two edits to the build root's copy of virtme-ng's bash init (the guest's PID 1), for the
+# debug kernel under TCG, where every system call costs milliseconds (KASAN, lockdep and
+# kmemleak under emulation); both change nothing a test looks at:
+#  - udevd re-checks its configuration for changes, at most every 3 s, before it hands
+#    out queued events; most of that check is chasing the paths of the network .link
+#    files and their drop-in directories. On the debug kernel one check took longer than
+#    3 s (2026-12-01, strace in the guest: openat/stat/close over 9p at 3-17 ms each), so
+#    udevd checked again before every event and the coldplug never finished. The guest
+#    has no network (QEMU -net none): a tmpfs over /usr/lib/systemd/network hides the
+#    .link files from it.
+#  - `udevadm settle` waits at most 120 s by default, then the init finds no
+#    /dev/virtio-ports links for the command's I/O, exits, and the guest panics before
+#    the command starts: it waits up to 1500 s instead (a normal boot settles in seconds).
+virtme_init_patch() {
 	local f="$ROOT/usr/lib/python3/dist-packages/virtme/guest/virtme-init"
-	grep -q '^ *udevadm settle --timeout=1500$' "$f" && return 0
-	grep -q '^ *udevadm settle$' "$f" || die "virtme-init has no plain 'udevadm settle' line to patch ($f)"
-	sed -i 's/^\( *\)udevadm settle$/\1udevadm settle --timeout=1500/' "$f"
+	grep -q '^ *udevadm settle --timeout=1500$' "$f" ||
+		sed -i 's/^\( *\)udevadm settle$/\1udevadm settle --timeout=1500/' "$f"
+	grep -q 'rust_pmem: no .link files' "$f" ||
+		sed -i 's|^\( *\)log "starting udevd"$|\1mount -t tmpfs -o mode=0755 tmpfs /usr/lib/systemd/network # rust_pmem: no .link files\n&|' "$f"
+	grep -q '^ *udevadm settle --timeout=1500$' "$f" && grep -q 'rust_pmem: no .link files' "$f" ||
+		die "virtme-init changed: its udev start-up could not be edited ($f)"
 }
 
 kernel_source() {
