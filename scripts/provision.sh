@@ -69,8 +69,7 @@ build_root() {
 #    the command starts: it waits up to 1500 s instead (a normal boot settles in seconds).
 virtme_init_patch() {
 	local f="$ROOT/usr/lib/python3/dist-packages/virtme/guest/virtme-init"
-	grep -q '^ *udevadm settle --timeout=1500$' "$f" ||
-		sed -i 's/^\( *\)udevadm settle$/\1udevadm settle --timeout=1500/' "$f"
+	sed -i 's/^\( *\)udevadm settle$/\1udevadm settle --timeout=1500/' "$f"
 	grep -q 'rust_pmem: no .link files' "$f" ||
 		sed -i 's|^\( *\)log "starting udevd"$|\1mount -t tmpfs -o mode=0755 tmpfs /usr/lib/systemd/network # rust_pmem: no .link files\n&|' "$f"
 	grep -q '^ *udevadm settle --timeout=1500$' "$f" && grep -q 'rust_pmem: no .link files' "$f" ||

@@ -92,9 +92,10 @@ guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_
 # clocksource watchdog's first check, QEMU idle), about 3 boots in 10 on a busy 2-core
 # host on 2026-12-01, with no sign of what they waited for. A VM that ends before its
 # guest started the command is booted again too: on a loaded host, virtme-ng's init was
-# seen to give up (udev coldplug outlasting `udevadm settle`) and power the guest off.
-# The debug kernel's boot alone took about 10 minutes on 2026-12-01 (udev's coldplug was
-# queued 482 s after QEMU started): it gets 40.
+# seen to give up (udev coldplug outlasting `udevadm settle`, which provision.sh has since
+# lengthened) and power the guest off.
+# The debug kernel's guest started its command 13-15 minutes after QEMU on 2026-12-01
+# (udev's coldplug alone was queued at 482 s): it gets 40.
 boot_wait=300; [ "$FLAVOUR" = base ] || boot_wait=2400
 BOOT_WAIT=${BOOT_WAIT:-$boot_wait} BOOT_TRIES=${BOOT_TRIES:-3}
 out=$(mktemp /tmp/rust_pmem_vm.XXXXXX)
