@@ -85,7 +85,7 @@ scale=1; [ "$FLAVOUR" = base ] || scale=4
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 # The guest prints MARK first: it shows that the guest booted and started the command.
 MARK="vm.sh: guest command starting"
-guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
+guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM KERNEL_FLAVOUR=$FLAVOUR TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 # Start-up watchdog: a guest that has not started the command BOOT_WAIT seconds after
 # QEMU started is killed and booted again, up to BOOT_TRIES boots in all. Guests were
 # seen to hang in the kernel's early boot under TCG (the printk clock stopped, around the

@@ -3,7 +3,8 @@
 # file systems. Sourced by tests/guest/run.sh and by every tests/guest/cases/*.sh.
 #
 # Environment: DRIVER=rust|c (default c), RUST_PMEM_KO (default /src/rust_pmem.ko),
-# TOOLS_DIR (default /src/build/tools), MNT_BASE (default /tmp/rust_pmem_mnt).
+# TOOLS_DIR (default /src/build/tools), MNT_BASE (default /tmp/rust_pmem_mnt),
+# KERNEL_FLAVOUR=base|debug (default base; see reps).
 
 DRIVER=${DRIVER:-c}
 # The kind of pmem the VM has: memmap (two e820 namespaces from memmap=) or nvdimm
@@ -88,6 +89,12 @@ must_err() {
 
 # random_seed: a random 45-bit number (bash only: no fork).
 random_seed() { echo $(((RANDOM << 30) | (RANDOM << 15) | RANDOM)); }
+
+# reps BASE DEBUG: how many rounds a repetitive case runs: BASE, or DEBUG on the debug
+# kernel (vm.sh's KERNEL_FLAVOUR=debug). Under TCG a round costs about 8 times as much
+# there (KASAN, lockdep, kmemleak), and the run is for the checkers, which see every
+# path in a few rounds; the base kernel's runs keep the full count.
+reps() { if [ "${KERNEL_FLAVOUR:-base}" = debug ]; then echo "$2"; else echo "$1"; fi; }
 
 # ---------------------------------------------------------------- polling
 

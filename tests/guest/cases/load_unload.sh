@@ -1,5 +1,5 @@
 #!/bin/bash
-# Unload and load the driver 20 times. After each unload no pmem device may be
+# Unload and load the driver 20 times (4 on the debug kernel: lib.sh's reps). After each unload no pmem device may be
 # left (/dev/pmem*, /sys/block/pmem*) and no namespace bound; after each load
 # both namespaces must be bound with their devices present and data written
 # before the first unload must still read back.
@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 require_tools
 
-CYCLES=${LOAD_UNLOAD_CYCLES:-20}
+CYCLES=${LOAD_UNLOAD_CYCLES:-$(reps 20 4)}
 SEED=$(random_seed)
 OFF=$((3 * MiB + 512))
 LEN=$((64 * 1024 + 512))

@@ -1,18 +1,20 @@
 #!/bin/bash
 # One namespace (128 MiB in region0) is reconfigured in place (ndctl create-namespace
-# -f -e NS -m MODE) through raw -> fsdax -> sector -> devdax, 10 rounds. In each mode
-# the right device serves it (raw: the namespace, fsdax: its pfn and sector: its btt
-# device bound to the driver under test; devdax: dax_pmem) and a fresh pattern written
-# through it reads back (block: O_DIRECT and buffered; devdax: mmap of /dev/daxX.Y).
-# Each round one mode (in turn) also goes through disable/enable-namespace and is
-# checked again. The runner checks dmesg for warnings; the namespace is destroyed.
+# -f -e NS -m MODE) through raw -> fsdax -> sector -> devdax, 10 rounds (2 on the
+# debug kernel: lib.sh's reps). In each mode the right device serves it (raw: the
+# namespace, fsdax: its pfn and sector: its btt device bound to the driver under test;
+# devdax: dax_pmem) and a fresh pattern written through it reads back (block: O_DIRECT
+# and buffered; devdax: mmap of /dev/daxX.Y). Each round one mode (in turn; on the
+# debug kernel every mode) also goes through disable/enable-namespace and is checked
+# again. The runner checks dmesg for warnings; the namespace is destroyed.
 # timeout: 1500
 set -u
 . "$(dirname "$0")/../lib.sh"
 nv_test_start
 require_tools
 
-ROUNDS=${ROUNDS:-10}
+ROUNDS=${ROUNDS:-$(reps 10 2)}
+EVERY_MODE_CYCLES=$(reps 0 1)
 
 # serving MODE: print "DRIVER DEVICE" for the namespace in MODE (DEVICE: the block
 # or dax char device), return 1 while it is not there.
@@ -67,14 +69,14 @@ for ((r = 0; r < ROUNDS; r++)); do
 			must pmemio write "/dev/$DEV" $((12 * MiB)) "$MiB" "$SEED" direct
 		fi
 		check "$m" "$SEED" "after writing"
-		if [ $((r % 4)) = "$i" ]; then
+		if [ $((r % 4)) = "$i" ] || [ "$EVERY_MODE_CYCLES" = 1 ]; then
 			nv_ndctl disable-namespace "$NS" >/dev/null || fail "round $r: $m: disable-namespace failed"
 			[ ! -e "/dev/$DEV" ] || fail "round $r: $m: /dev/$DEV still there after disable-namespace"
 			nv_ndctl enable-namespace "$NS" >/dev/null || fail "round $r: $m: enable-namespace failed"
 			check "$m" "$SEED" "after disable/enable"
 		fi
 	done
-	log "round $r: raw, fsdax, sector, devdax written and read back; ${MODES[$((r % 4))]} disabled/enabled"
+	log "round $r: raw, fsdax, sector, devdax written and read back; $([ "$EVERY_MODE_CYCLES" = 1 ] && echo "each" || echo "${MODES[$((r % 4))]}") disabled/enabled"
 done
 nv_destroy "$NS" || fail "destroy-namespace $NS failed"
 NS=

@@ -22,8 +22,8 @@
 # works, the data reads back, new data verifies, and with kmemleak no leak report names
 # the driver.
 # Needs CONFIG_FAILSLAB (both of the project's kernels have it): skipped without it.
-# Knobs: FI_MAX (binds per pass, default 60; a pass with more fault points samples
-# them evenly: a bind takes about 7 s on the debug kernel under TCG), FI_DEPTH (12),
+# Knobs: FI_MAX (binds per pass, default 60, 15 on the debug kernel, where a bind takes
+# about 7 s under TCG; a pass with more fault points samples them evenly), FI_DEPTH (12),
 # FI_VERBOSE (0; 1 or 2 make the kernel log each injected
 # failure, and 2 its stack, which the runner then reports as a kernel problem).
 # timeout: 2400
@@ -40,7 +40,7 @@ FP=$DBG/fail_page_alloc
 FAIL_NTH=$TOOLS_DIR/fail_nth
 [ -x "$FAIL_NTH" ] || fail "$FAIL_NTH missing (make -C tests/tools OUT=$TOOLS_DIR)"
 
-FI_MAX=${FI_MAX:-60}
+FI_MAX=${FI_MAX:-$(reps 60 15)}
 FI_DEPTH=${FI_DEPTH:-12}
 FI_VERBOSE=${FI_VERBOSE:-0}
 DRV=$(drv_name)

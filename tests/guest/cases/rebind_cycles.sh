@@ -1,5 +1,5 @@
 #!/bin/bash
-# 50 unbind/bind cycles of namespace0.0 with an I/O check each time: data
+# 50 (debug kernel: 10) unbind/bind cycles of namespace0.0 with an I/O check each time: data
 # written before each unbind reads back after the bind, so do all earlier
 # pieces at the end. With kmemleak, no leak report may name the driver.
 # timeout: 600
@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 require_tools
 
-CYCLES=${REBIND_CYCLES:-50}
+CYCLES=${REBIND_CYCLES:-$(reps 50 10)}
 NS=$(dev_ns pmem0)
 DEV=/dev/$(ns_dev "$NS")
 SEED=$(random_seed)
