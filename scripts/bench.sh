@@ -2,6 +2,9 @@
 # `make bench`: one VM with two memmap= regions; nd_pmem and rust_pmem alternate over the
 # same fio jobs (ROUNDS rounds each, order alternating, RUNTIME s per job), then the copy
 # ceiling. Results: build/bench/{raw.jsonl,summary.json,report.txt}.
+# ICOUNT=1: the guest runs under QEMU's -icount (one TCG thread for both vCPUs; guest time
+# advances 2^ICOUNT_SHIFT ns per guest instruction, whatever the host is doing), so the
+# figures count instructions and host noise drops out of them.
 . "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-5} RUNTIME=${RUNTIME:-20}
 bash "$REPO/scripts/build-module.sh"
@@ -19,13 +22,18 @@ if [ -n "${PROFILE:-}" ]; then
 	exit 0
 fi
 NJOBS=16
+vmopts=() clock="wall-clock time"
+if [ "${ICOUNT:-0}" = 1 ]; then
+	vmopts=(--qemu-opts "-accel tcg,thread=single -icount shift=${ICOUNT_SHIFT:-2},sleep=off")
+	clock="-icount shift=${ICOUNT_SHIFT:-2}: guest time counts guest instructions"
+fi
 log "bench: $ROUNDS rounds x 2 drivers x $NJOBS jobs x ${RUNTIME}s (about $((ROUNDS * 2 * NJOBS * (RUNTIME + 4) / 60 + 2)) min)"
-bash "$REPO/scripts/vm.sh" --driver c --timeout $((ROUNDS * 2 * NJOBS * (RUNTIME + 10) + 900)) -- \
+bash "$REPO/scripts/vm.sh" --driver c "${vmopts[@]}" --timeout $((ROUNDS * 2 * NJOBS * (RUNTIME + 10) + 900)) -- \
 	env ROUNDS="$ROUNDS" RUNTIME="$RUNTIME" JOBS_ONLY="${JOBS_ONLY:-}" bash tests/bench/guest.sh |
 	tee "$REPO/build/bench/guest.log"
 grep -q '^bench: done' "$REPO/build/bench/guest.log" || die "the benchmark did not finish (build/bench/guest.log)"
 {
-	echo "rust_pmem vs nd_pmem, $(date -u +%Y-%m-%d), $(nproc) host cores, QEMU TCG guest (2 vCPUs, 3 GiB)"
+	echo "rust_pmem vs nd_pmem, $(date -u +%Y-%m-%d), $(nproc) host cores, QEMU TCG guest (2 vCPUs, 3 GiB), $clock"
 	echo "median of $ROUNDS rounds, ${RUNTIME}s per job; ratios within one run mean something,"
 	echo "absolute numbers are emulation numbers, not hardware numbers"
 	python3 "$REPO/tests/bench/summarize.py" "$REPO/build/bench/raw.jsonl" "$REPO/build/bench/summary.json"

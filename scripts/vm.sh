@@ -2,7 +2,7 @@
 # Boot the test kernel under QEMU (TCG) with virtme-ng, the build root as the guest's
 # root file system and the repository at /src, and run a command in it.
 # Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm|nfit|real] [--flavour base|debug]
-#                      [--timeout S] -- CMD...
+#                      [--timeout S] [--qemu-opts OPTS] -- CMD...
 # Guest: 3 GiB RAM, 2 CPUs, and either two 512 MiB memmap= pmem regions above 4 GiB
 # (memmap: legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas
 # (nvdimm: ACPI NFIT regions, namespaces made with ndctl), backed by files in the build
@@ -10,13 +10,14 @@
 # one big region of each bus (real: 8 GiB RAM, for ndctl's tests).
 . "$(dirname "$0")/lib.sh"
 
-DRIVER=rust FLAVOUR=base TIMEOUT= PMEM=memmap
+DRIVER=rust FLAVOUR=base TIMEOUT= PMEM=memmap extra_opts=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--driver) DRIVER=$2; shift 2 ;;
 	--flavour) FLAVOUR=$2; shift 2 ;;
 	--pmem) PMEM=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
+	--qemu-opts) extra_opts=$2; shift 2 ;;
 	--) shift; break ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -36,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-qemu=() memory=3G
+opts= memory=3G
 case $PMEM in
 memmap) append="memmap=512M!4G memmap=512M!4608M" ;;
 # ndctl's tests that need real (not nfit_test) pmem (tests/ndctl): a 4 GiB memmap=
@@ -52,7 +53,6 @@ real)
 	opts="-machine pc,nvdimm=on -m 8G,slots=2,maxmem=16G"
 	opts+=" -object memory-backend-file,id=nvmem0,share=on,mem-path=${nvdir#"$ROOT"}/nv0.img,size=4098M,align=2M"
 	opts+=" -device nvdimm,id=nv0,memdev=nvmem0,label-size=128K"
-	qemu=("--qemu-opts=$opts")
 	;;
 # nfit_test's emulated buses only: its wrappers hand out memory for made-up physical
 # addresses in 4-8 GiB, so no real pmem may live there (tests/ndctl).
@@ -72,10 +72,13 @@ nvdimm)
 		opts+=" -object memory-backend-file,id=nvmem$i,share=on,mem-path=${nvdir#"$ROOT"}/nv$i.img,size=1026M,align=2M"
 		opts+=" -device nvdimm,id=nv$i,memdev=nvmem$i,label-size=128K"
 	done
-	qemu=("--qemu-opts=$opts")
 	;;
 *) die "--pmem memmap|nvdimm|nfit|real" ;;
 esac
+# --qemu-opts: more QEMU options (make bench's ICOUNT=1 passes -icount).
+opts+=" $extra_opts"
+qemu=()
+[ -z "${opts// /}" ] || qemu=("--qemu-opts=$opts")
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
 cmd=$(printf '%q ' "$@")
