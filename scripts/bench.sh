@@ -6,8 +6,9 @@
 # vCPUs; guest time advances 2^ICOUNT_SHIFT ns per guest instruction, whatever the host
 # is doing), so each figure counts the instructions an I/O costs and host noise drops out:
 # the psync jobs' per-round ratios agree within 0.01 (2026-12-02), where with wall-clock
-# TCG (ICOUNT=0) one job's ranged as wide as 0.5-2.0 on this 2-core host. A guest second then takes about 1.8 host seconds, hence
-# RUNTIME's default of 10 s there (20 s with ICOUNT=0).
+# TCG (ICOUNT=0) one job's ranged as wide as 0.5-2.0 on this 2-core host. A guest second
+# then takes about 1.8 host seconds, hence RUNTIME's default of 10 s there (20 s with
+# ICOUNT=0).
 . "$(dirname "$0")/lib.sh"
 ICOUNT=${ICOUNT:-1}
 ROUNDS=${ROUNDS:-5}

@@ -1,8 +1,8 @@
 #!/bin/bash
-# Unload and load the driver 20 times (4 on the debug kernel: lib.sh's reps). After each unload no pmem device may be
-# left (/dev/pmem*, /sys/block/pmem*) and no namespace bound; after each load
-# both namespaces must be bound with their devices present and data written
-# before the first unload must still read back.
+# Unload and load the driver 20 times (4 on the debug kernel: lib.sh's reps). After
+# each unload no pmem device may be left (/dev/pmem*, /sys/block/pmem*) and no
+# namespace bound; after each load both namespaces must be bound with their devices
+# present and data written before the first unload must still read back.
 set -u
 . "$(dirname "$0")/../lib.sh"
 require_tools

@@ -69,14 +69,16 @@ for ((r = 0; r < ROUNDS; r++)); do
 			must pmemio write "/dev/$DEV" $((12 * MiB)) "$MiB" "$SEED" direct
 		fi
 		check "$m" "$SEED" "after writing"
-		if [ $((r % 4)) = "$i" ] || [ "$EVERY_MODE_CYCLES" = 1 ]; then
+		if [ "$EVERY_MODE_CYCLES" = 1 ] || [ $((r % 4)) = "$i" ]; then
 			nv_ndctl disable-namespace "$NS" >/dev/null || fail "round $r: $m: disable-namespace failed"
 			[ ! -e "/dev/$DEV" ] || fail "round $r: $m: /dev/$DEV still there after disable-namespace"
 			nv_ndctl enable-namespace "$NS" >/dev/null || fail "round $r: $m: enable-namespace failed"
 			check "$m" "$SEED" "after disable/enable"
 		fi
 	done
-	log "round $r: raw, fsdax, sector, devdax written and read back; $([ "$EVERY_MODE_CYCLES" = 1 ] && echo "each" || echo "${MODES[$((r % 4))]}") disabled/enabled"
+	cycled=${MODES[$((r % 4))]}
+	[ "$EVERY_MODE_CYCLES" = 1 ] && cycled="every mode"
+	log "round $r: raw, fsdax, sector, devdax written and read back; $cycled disabled/enabled"
 done
 nv_destroy "$NS" || fail "destroy-namespace $NS failed"
 NS=

@@ -1,6 +1,6 @@
 #!/bin/bash
-# 50 (debug kernel: 10) unbind/bind cycles of namespace0.0 with an I/O check each time: data
-# written before each unbind reads back after the bind, so do all earlier
+# 50 (debug kernel: 10) unbind/bind cycles of namespace0.0 with an I/O check each
+# time: data written before each unbind reads back after the bind, so do all earlier
 # pieces at the end. With kmemleak, no leak report may name the driver.
 # timeout: 600
 set -u
