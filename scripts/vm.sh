@@ -81,6 +81,14 @@ qemu=()
 [ -z "${opts// /}" ] || qemu=("--qemu-opts=$opts")
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
+# The guest's root is the build root over 9p, mounted by virtme-ng without a cache: every
+# path lookup and every page of every binary a test runs is a round trip to QEMU. On the
+# debug kernel a 9p round trip costs milliseconds. ROOT_CACHE=loose (the debug kernel's
+# default) lets the guest cache the root's entries, attributes and data: nothing changes
+# it while the VM runs (its writable parts are tmpfs overlays; /src is another mount).
+root_cache=; [ "$FLAVOUR" = base ] || root_cache=loose
+root_cache=${ROOT_CACHE-$root_cache}
+[ -z "$root_cache" ] || append+=" rootflags=version=9p2000.L,trans=virtio,access=any,cache=$root_cache"
 cmd=$(printf '%q ' "$@")
 # The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower.
 scale=1; [ "$FLAVOUR" = base ] || scale=4
