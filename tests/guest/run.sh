@@ -15,11 +15,25 @@
 # those run; name "kunit" to get it.
 # Knobs: TEST_TIMEOUT (s per case, default 300; a case may say "# timeout: N";
 # both times TIMEOUT_SCALE, which vm.sh sets to 4 on the debug kernel),
-# CASES_DIR (default tests/guest/cases), and lib.sh's DRIVER, RUST_PMEM_KO,
+# CASES_DIR (default: the cases beside this runner), and lib.sh's DRIVER, RUST_PMEM_KO,
 # TOOLS_DIR, MNT_BASE.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# The runner, its cases, the tools and the module run from a copy in the guest's /tmp
+# (a tmpfs), not from /src (the host's checkout over 9p), so that editing the checkout
+# while a suite runs cannot change the scripts under it (bash reads a script as it goes).
+if [ -z "${RUST_PMEM_STAGED:-}" ]; then
+	STAGE=$(mktemp -d /tmp/rust_pmem_stage.XXXXXX)
+	cp -r "$HERE" "$STAGE/guest"
+	cp -r "${TOOLS_DIR:-/src/build/tools}" "$STAGE/tools"
+	ko=${RUST_PMEM_KO:-/src/rust_pmem.ko}
+	[ ! -f "$ko" ] || cp "$ko" "$STAGE/rust_pmem.ko"
+	[ ! -f "$ko" ] || export RUST_PMEM_KO=$STAGE/rust_pmem.ko
+	export RUST_PMEM_STAGED=1 TOOLS_DIR=$STAGE/tools
+	exec bash "$STAGE/guest/run.sh" "$@"
+fi
 CASES=${CASES_DIR:-$HERE/cases}
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
