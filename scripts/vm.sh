@@ -105,8 +105,9 @@ guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM KERNEL_FLAVOUR=$FLAVOUR TI
 # guest started the command is booted again too: on a loaded host, virtme-ng's init was
 # seen to give up (udev coldplug outlasting `udevadm settle`, which provision.sh has since
 # lengthened) and power the guest off.
-# The debug kernel's guest started its command 13-15 minutes after QEMU on 2026-12-01
-# (udev's coldplug alone was queued at 482 s): it gets 40.
+# The debug kernel's guest started its command 13-20 minutes after QEMU with an uncached
+# root (udev's coldplug alone was queued at 482 s), 10.5 minutes with ROOT_CACHE=loose
+# (2026-12-02): it gets 40.
 boot_wait=300; [ "$FLAVOUR" = base ] || boot_wait=2400
 BOOT_WAIT=${BOOT_WAIT:-$boot_wait} BOOT_TRIES=${BOOT_TRIES:-3}
 out=$(mktemp /tmp/rust_pmem_vm.XXXXXX)
