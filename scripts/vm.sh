@@ -86,6 +86,7 @@ qemu=()
 # debug kernel a 9p round trip costs milliseconds. ROOT_CACHE=loose (the debug kernel's
 # default) lets the guest cache the root's entries, attributes and data: nothing changes
 # it while the VM runs (its writable parts are tmpfs overlays; /src is another mount).
+# The kernel keeps the last rootflags=, so this repeats virtme-ng's options and adds cache=.
 root_cache=; [ "$FLAVOUR" = base ] || root_cache=loose
 root_cache=${ROOT_CACHE-$root_cache}
 [ -z "$root_cache" ] || append+=" rootflags=version=9p2000.L,trans=virtio,access=any,cache=$root_cache"

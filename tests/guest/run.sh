@@ -20,6 +20,8 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 # The runner, its cases, the tools and the module run from a copy in the guest's /tmp
 # (a tmpfs), not from /src (the host's checkout over 9p), so that editing the checkout
@@ -27,16 +29,15 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -z "${RUST_PMEM_STAGED:-}" ]; then
 	STAGE=$(mktemp -d /tmp/rust_pmem_stage.XXXXXX)
 	cp -r "$HERE" "$STAGE/guest"
-	cp -r "${TOOLS_DIR:-/src/build/tools}" "$STAGE/tools"
-	ko=${RUST_PMEM_KO:-/src/rust_pmem.ko}
-	[ ! -f "$ko" ] || cp "$ko" "$STAGE/rust_pmem.ko"
-	[ ! -f "$ko" ] || export RUST_PMEM_KO=$STAGE/rust_pmem.ko
+	cp -r "$TOOLS_DIR" "$STAGE/tools"
+	if [ -f "$RUST_PMEM_KO" ]; then
+		cp "$RUST_PMEM_KO" "$STAGE/rust_pmem.ko"
+		export RUST_PMEM_KO=$STAGE/rust_pmem.ko
+	fi
 	export RUST_PMEM_STAGED=1 TOOLS_DIR=$STAGE/tools
 	exec bash "$STAGE/guest/run.sh" "$@"
 fi
 CASES=${CASES_DIR:-$HERE/cases}
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
 
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 LOGDIR=$(mktemp -d /tmp/rust_pmem_tests.XXXXXX)
