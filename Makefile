@@ -14,6 +14,7 @@ ccflags-y += -I$(srctree)/drivers/nvdimm
 # RUST_PMEM_TEST=1: the test build (debugfs latent-poison injection).
 ifeq ($(RUST_PMEM_TEST),1)
 rustflags-y += --cfg rust_pmem_test
+ccflags-y += -DRUST_PMEM_TEST
 endif
 # RUST_PMEM_NFIT=1: the nfit_test build (implies the test build). As tools/testing/nvdimm
 # relinks pmem.c, the mapping calls of this module's own objects are wrapped at its
@@ -24,7 +25,7 @@ ifeq ($(RUST_PMEM_NFIT),1)
 ldflags-y += --wrap=devm_memremap --wrap=devm_memunmap --wrap=devm_memremap_pages \
 	--wrap=__devm_request_region --wrap=__devm_release_region \
 	--wrap=memremap --wrap=memunmap
-ccflags-y += -DRUST_PMEM_NFIT -I$(srctree)/tools/testing/nvdimm
+ccflags-y += -DRUST_PMEM_NFIT -DRUST_PMEM_TEST -I$(srctree)/tools/testing/nvdimm
 rustflags-y += --cfg rust_pmem_nfit --cfg rust_pmem_test
 endif
 

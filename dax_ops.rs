@@ -222,6 +222,22 @@ pub(crate) struct RecoveryIter {
     pub(crate) iter: *mut bindings::iov_iter,
 }
 
+/// Whether `memory_failure()`'s `flags` say the failure was simulated by software
+/// (`MF_SW_SIMULATED`).
+pub(crate) fn is_simulated_failure(flags: c_int) -> bool {
+    // SAFETY: Returns a constant.
+    flags & unsafe { glue::rpmem_mf_sw_simulated() } != 0
+}
+
+/// Raises a hardware-reported memory failure on the page at `phys` through the kernel's
+/// `memory_failure()` (test build).
+#[cfg(rust_pmem_test)]
+pub(crate) fn raise_memory_failure(phys: u64) -> Result {
+    // SAFETY: `memory_failure()` checks the pfn itself; the caller passes a page of a
+    // bound namespace with struct pages.
+    to_result(unsafe { glue::rpmem_test_memory_failure(phys) })
+}
+
 /// `dev_pagemap_ops.memory_failure` of the namespace's pages.
 #[no_mangle]
 extern "C" fn rpmem_rs_memory_failure(
@@ -230,7 +246,9 @@ extern "C" fn rpmem_rs_memory_failure(
     len: u64,
     flags: c_int,
 ) -> c_int {
-    // SAFETY: `data` is the pagemap owner, the `Pmem`, which clears it before it goes.
+    // SAFETY: `data` is the pagemap owner, the `Pmem`, read under the pagemap's owner lock,
+    // which the C side holds across this call; the owner is cleared (which waits for this
+    // call to return) before the `Pmem` goes.
     let pmem = unsafe { pmem(data) };
     match pmem.memory_failure(offset, len, flags) {
         Ok(()) => 0,

@@ -196,7 +196,33 @@ extern "C" {
     pub(crate) fn rpmem_bb_state_put(kn: *mut KernfsNode);
     pub(crate) fn rpmem_bb_state_notify(kn: *mut KernfsNode);
     pub(crate) fn rpmem_clear_poison(dev: *mut bindings::device, phys: u64, len: u32) -> c_long;
-    pub(crate) fn rpmem_poison_cleared(virt_addr: *mut c_void, phys: u64, len: u64);
+    pub(crate) fn rpmem_page_present(virt_addr: *mut c_void, phys: u64);
+    pub(crate) fn rpmem_in_direct_map(virt_addr: *mut c_void) -> bool;
+    pub(crate) fn rpmem_page_offline(virt_addr: *mut c_void, phys: u64) -> bool;
+    pub(crate) fn rpmem_alias_map(phys: u64) -> *mut c_void;
+    pub(crate) fn rpmem_alias_unmap(alias: *mut c_void);
+    pub(crate) fn rpmem_invalidate(addr: *mut c_void, len: u32);
+    pub(crate) fn rpmem_store_fence();
+    pub(crate) fn rpmem_btt_revalidate_poison(dev: *mut bindings::device);
+    pub(crate) fn rpmem_mf_sw_simulated() -> c_int;
+    pub(crate) fn rpmem_copy_to_page(
+        page: *mut bindings::page,
+        off: u32,
+        src: *const c_void,
+        len: u32,
+    );
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn rpmem_test_machine_check(virt_addr: *mut c_void, phys: u64);
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn rpmem_test_bus_add_poison(
+        dev: *mut bindings::device,
+        phys: u64,
+        len: u64,
+    ) -> c_int;
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn rpmem_test_bus_forget_poison(dev: *mut bindings::device, phys: u64, len: u64);
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn rpmem_test_memory_failure(phys: u64) -> c_int;
 
     pub(crate) fn rpmem_badblocks_set(bb: *mut Badblocks, sector: u64, nr: u64);
     pub(crate) fn rpmem_clear_caps(dev: *mut bindings::device) -> u32;

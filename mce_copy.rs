@@ -8,10 +8,16 @@
 //! [`PmemMap`] is the only handle on the mapping: it bounds-checks every access, so the
 //! rest of the driver never touches a raw pmem address.
 //!
+//! A page that took a machine check is, where the namespace is in the kernel's direct
+//! map, marked HWPoison and unmapped there by the kernel's MCE handling; a plain access
+//! to it faults. [`PageView`] reaches such a page through a private mapping, for the
+//! clear engine and for reads of the page's good sectors.
+//!
 //! A test build (`--cfg rust_pmem_test`) adds latent poison: sectors planted through
 //! debugfs that a read reports exactly as `copy_mc` reports a machine check (a short copy
 //! ending at the first poisoned line), since real machine checks cannot be raised under
-//! emulation. Rewriting a sector removes its latent poison, as an overwrite would.
+//! emulation. Like a machine check on hardware, it also takes the page out of the
+//! direct map. Rewriting a sector removes its latent poison, as an overwrite would.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -50,6 +56,7 @@ pub(crate) struct McError {
 pub(crate) struct PmemMap {
     virt: NonNull<u8>,
     len: u64,
+    phys: u64,
     #[cfg(rust_pmem_test)]
     latent: latent::Latent,
 }
@@ -68,6 +75,7 @@ impl PmemMap {
         Ok(Self {
             virt,
             len: info.size,
+            phys: info.phys_addr,
             #[cfg(rust_pmem_test)]
             latent: latent::Latent::new()?,
         })
@@ -89,15 +97,72 @@ impl PmemMap {
         self.at(off, len)
     }
 
-    /// After the platform cleared poison in `off..off + len` (physical address `phys`):
-    /// make poisoned pages present again and drop stale cache lines.
-    pub(crate) fn poison_cleared(&self, off: u64, phys: u64, len: u64) -> Result {
-        let addr = self.at(off, len)?;
-        // SAFETY: `addr..addr + len` is inside the mapping (checked above) and `phys` is
-        // its physical address, as the caller computed it from the same offset.
-        unsafe { glue::rpmem_poison_cleared(addr, phys, len) };
-        Ok(())
+    /// Whether the page holding `off` took a machine check and is out of the direct map
+    /// (reach it through [`Self::page`]).
+    pub(crate) fn page_offline(&self, off: u64) -> bool {
+        let Ok(addr) = self.at(off, 1) else {
+            return false;
+        };
+        // SAFETY: `addr` is inside the mapping and `self.phys + off` is its physical
+        // address (the mapping is linear from `phys`).
+        unsafe { glue::rpmem_page_offline(addr, self.phys + off) }
     }
+
+    /// Whether any page of `off..off + len` is out of the direct map (see
+    /// [`Self::page_offline`]).
+    pub(crate) fn range_offline(&self, off: u64, len: u64) -> bool {
+        let mut page = off - off % PAGE;
+        while page < off.saturating_add(len) {
+            if self.page_offline(page) {
+                return true;
+            }
+            page += PAGE;
+        }
+        false
+    }
+
+    /// A view of the page at `page_off` (page aligned). Where the namespace is in the
+    /// direct map, a page that is out of it, or that has known poison (`poisoned`: the
+    /// kernel's machine-check handling may take it out at any moment), is reached
+    /// through a private mapping of its own; any other page through the namespace's
+    /// mapping. May sleep.
+    pub(crate) fn page(&self, page_off: u64, poisoned: bool) -> Result<PageView<'_>> {
+        if page_off % PAGE != 0 {
+            return Err(EINVAL);
+        }
+        let direct = self.at(page_off, PAGE)?;
+        // SAFETY: `direct` is inside the mapping.
+        let in_direct_map = unsafe { glue::rpmem_in_direct_map(direct) };
+        let alias = if in_direct_map && (poisoned || self.page_offline(page_off)) {
+            // SAFETY: `phys + page_off` is a page of this namespace, which has struct
+            // pages (it is in the direct map).
+            let a = unsafe { glue::rpmem_alias_map(self.phys + page_off) };
+            Some(NonNull::new(a.cast::<u8>()).ok_or(ENOMEM)?)
+        } else {
+            None
+        };
+        // INVARIANT: `direct` maps the page (checked above); `alias` is null or maps it.
+        Ok(PageView {
+            map: self,
+            page_off,
+            direct: direct.cast(),
+            alias,
+        })
+    }
+
+    /// A copy at `off` stopped on (emulated) poison at `bad`: do to the page what the
+    /// kernel's machine-check handling does (test build).
+    #[cfg(rust_pmem_test)]
+    fn machine_check(&self, bad: u64) {
+        if let Ok(addr) = self.at(bad, 1) {
+            // SAFETY: `addr` is inside the mapping, `self.phys + bad` its physical address.
+            unsafe { glue::rpmem_test_machine_check(addr, self.phys + bad) };
+        }
+    }
+
+    #[cfg(not(rust_pmem_test))]
+    #[inline(always)]
+    fn machine_check(&self, _bad: u64) {}
 
     /// Copies the whole bio's data from `off`, machine-check safe, in one call.
     pub(crate) fn read_bio(
@@ -111,6 +176,9 @@ impl PmemMap {
         // SAFETY: `src` is valid for `total >= len` bytes (checked above); the bio is live
         // (borrowed) and its iterator covers `total` bytes of its pages.
         let rem = unsafe { glue::rpmem_copy_mc_to_bio(bio.as_raw(), bio.iter(), src, len) };
+        if len < total && rem == 0 {
+            self.machine_check(off + u64::from(len));
+        }
         Ok(short_copy(total, len, rem))
     }
 
@@ -122,41 +190,6 @@ impl PmemMap {
         // (borrowed) and its iterator covers `total` bytes of its pages.
         unsafe { glue::rpmem_copy_bio_to_pmem(dst, bio.as_raw(), bio.iter(), total) };
         self.latent_forget(off, total.into());
-        Ok(())
-    }
-
-    /// Machine-check-safe copy of `buf.len()` bytes at `off` into `buf`.
-    pub(crate) fn read_buf(
-        &self,
-        off: u64,
-        buf: &mut [u8],
-    ) -> Result<core::result::Result<(), McError>> {
-        let total = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        let src = self.at(off, total.into())?;
-        let len = self.latent_limit(off, total);
-        // SAFETY: `src` is valid for `total >= len` bytes (checked above) and `buf` for
-        // `total` bytes.
-        let rem = unsafe { glue::rpmem_copy_mc(buf.as_mut_ptr().cast(), src, len) };
-        Ok(short_copy(total, len, rem))
-    }
-
-    /// Stores `buf` at `off` (64-byte aligned for [`Store::Movdir64b`]).
-    pub(crate) fn store(&self, off: u64, buf: &[u8], how: Store) -> Result {
-        let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        if how == Store::Movdir64b && (off % 64 != 0 || len % 64 != 0) {
-            return Err(EINVAL);
-        }
-        let dst = self.at(off, len.into())?;
-        // SAFETY: `dst` is valid for `len` bytes (checked above), `buf` for `len` bytes;
-        // MOVDIR64B alignment was checked, and that store is only selected where the CPU
-        // has the instruction (see `clear_poison::Backend::select`).
-        unsafe {
-            match how {
-                Store::Flushcache => glue::rpmem_store_flushcache(dst, buf.as_ptr().cast(), len),
-                Store::Movdir64b => glue::rpmem_store_movdir64b(dst, buf.as_ptr().cast(), len),
-            }
-        }
-        self.latent_forget(off, len.into());
         Ok(())
     }
 
@@ -261,6 +294,126 @@ fn short_copy(total: u32, tried: u32, rem: c_ulong) -> core::result::Result<(), 
     Err(McError {
         copied: total - rem,
     })
+}
+
+const PAGE: u64 = crate::geometry::PAGE_SIZE;
+
+/// One page of the media, reached through the namespace's mapping or, while the page is
+/// out of the kernel's direct map after a machine check, through a private mapping.
+///
+/// # Invariants
+///
+/// `direct` maps the page at `page_off` of `map`; `alias`, when set, is a private
+/// mapping of the same page owned by this value.
+pub(crate) struct PageView<'a> {
+    map: &'a PmemMap,
+    page_off: u64,
+    direct: *mut u8,
+    alias: Option<NonNull<u8>>,
+}
+
+impl PageView<'_> {
+    /// The address of `in_page..in_page + len`, bounds-checked.
+    fn ptr(&self, in_page: usize, len: usize) -> Result<*mut c_void> {
+        let end = in_page.checked_add(len).ok_or(EINVAL)?;
+        if u64::try_from(end).map_err(|_| EINVAL)? > PAGE {
+            return Err(EINVAL);
+        }
+        let base = self.alias.map_or(self.direct, NonNull::as_ptr);
+        // SAFETY: `in_page + len <= PAGE`, and `base` maps a whole page (invariants).
+        Ok(unsafe { base.add(in_page) }.cast())
+    }
+
+    /// Machine-check-safe read of `buf.len()` bytes at `in_page`.
+    pub(crate) fn read(
+        &self,
+        in_page: usize,
+        buf: &mut [u8],
+    ) -> Result<core::result::Result<(), McError>> {
+        let total = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let src = self.ptr(in_page, buf.len())?;
+        let off = self.page_off + crate::geometry::widen(in_page);
+        let len = self.map.latent_limit(off, total);
+        // SAFETY: `src` is valid for `total >= len` bytes (checked above) and `buf` for
+        // `total` bytes.
+        let rem = unsafe { glue::rpmem_copy_mc(buf.as_mut_ptr().cast(), src, len) };
+        if len < total && rem == 0 {
+            self.map.machine_check(off + u64::from(len));
+        }
+        Ok(short_copy(total, len, rem))
+    }
+
+    /// Drops the CPU's cached copies of `in_page..in_page + len` before they are stored.
+    pub(crate) fn invalidate(&self, in_page: usize, len: usize) -> Result {
+        let addr = self.ptr(in_page, len)?;
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: `addr..addr + len` is mapped (checked above).
+        unsafe { glue::rpmem_invalidate(addr, len) };
+        Ok(())
+    }
+
+    /// Stores `buf` at `in_page` (whole 64-byte lines for [`Store::Movdir64b`]).
+    pub(crate) fn store(&self, in_page: usize, buf: &[u8], how: Store) -> Result {
+        let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        if how == Store::Movdir64b && (in_page % 64 != 0 || len % 64 != 0) {
+            return Err(EINVAL);
+        }
+        let dst = self.ptr(in_page, buf.len())?;
+        // SAFETY: `dst` is valid for `len` bytes (checked above), `buf` for `len` bytes;
+        // MOVDIR64B alignment was checked, and that store is only selected where the CPU
+        // has the instruction (see `clear_poison::Backend::select`).
+        unsafe {
+            match how {
+                Store::Flushcache => glue::rpmem_store_flushcache(dst, buf.as_ptr().cast(), len),
+                Store::Movdir64b => glue::rpmem_store_movdir64b(dst, buf.as_ptr().cast(), len),
+            }
+        }
+        self.map
+            .latent_forget(self.page_off + crate::geometry::widen(in_page), len.into());
+        Ok(())
+    }
+
+    /// After the bus cleared the page's poison: clear its HWPoison state and map it in
+    /// the direct map again (`clear_mce_nospec`). Only for a page with no poison left.
+    pub(crate) fn make_present(&self) {
+        // SAFETY: `direct` maps the page whose physical address is `phys + page_off`.
+        unsafe { glue::rpmem_page_present(self.direct.cast(), self.map.phys + self.page_off) };
+    }
+}
+
+impl Drop for PageView<'_> {
+    fn drop(&mut self) {
+        if let Some(alias) = self.alias.take() {
+            // SAFETY: By the invariants, this value owns the private mapping.
+            unsafe { glue::rpmem_alias_unmap(alias.as_ptr().cast()) };
+        }
+    }
+}
+
+/// Orders the non-temporal stores made so far before any later store (`wmb()`).
+pub(crate) fn store_fence() {
+    // SAFETY: A store fence has no preconditions.
+    unsafe { glue::rpmem_store_fence() };
+}
+
+/// Copies `buf` into a bio segment's page, `from` bytes into the segment.
+pub(crate) fn copy_to_segment(seg: &Segment, from: u32, buf: &[u8]) -> Result {
+    let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+    let end = from.checked_add(len).ok_or(EINVAL)?;
+    if end > seg.len {
+        return Err(EINVAL);
+    }
+    // SAFETY: `buf` is valid for `len` bytes; `seg.offset + from + len` stays within the
+    // segment, which lies within its live page.
+    unsafe {
+        glue::rpmem_copy_to_page(
+            seg.page.as_ptr(),
+            seg.offset + from,
+            buf.as_ptr().cast(),
+            len,
+        )
+    };
+    Ok(())
 }
 
 /// Copies `buf.len()` bytes of `page` from `off` into `buf` (a bio segment's data).

@@ -183,6 +183,21 @@ impl NdDevice {
         unsafe { glue::rpmem_clear_caps(self.as_raw()) }
     }
 
+    /// Adds `phys..phys + len` to the bus's list of bad ranges (test build: platform
+    /// poison, which outlives unbind and module reload and is read again at probe).
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn bus_add_poison(&self, phys: u64, len: u64) -> Result {
+        // SAFETY: `self` is a bound device on an nvdimm bus; the list has its own lock.
+        to_result(unsafe { glue::rpmem_test_bus_add_poison(self.as_raw(), phys, len) })
+    }
+
+    /// Removes `phys..phys + len` from the bus's list of bad ranges (test build).
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn bus_forget_poison(&self, phys: u64, len: u64) {
+        // SAFETY: As for `bus_add_poison`.
+        unsafe { glue::rpmem_test_bus_forget_poison(self.as_raw(), phys, len) }
+    }
+
     fn drvdata(&self) -> *mut c_void {
         // SAFETY: `self` holds a reference on the device.
         unsafe { glue::rpmem_get_drvdata(self.as_raw()) }
@@ -219,13 +234,15 @@ pub(crate) struct Pagemap {
 }
 
 // SAFETY: The pagemap is a devm allocation of the bound device; its owner pointer is
-// written with `WRITE_ONCE` and read with `READ_ONCE`, so any thread may set it.
+// written and read under the pagemap's own lock, so any thread may set it.
 unsafe impl Send for Pagemap {}
-// SAFETY: See above: `&Pagemap` only allows `set_owner`, an atomic store.
+// SAFETY: See above: `&Pagemap` only allows `set_owner`, under that lock.
 unsafe impl Sync for Pagemap {}
 
 impl Pagemap {
-    /// Routes `memory_failure` on these pages to `owner` (or nowhere, with null).
+    /// Routes `memory_failure` on these pages to `owner` (or nowhere, with null). Waits
+    /// for the calls that still run on the old owner, so that once it returns nothing
+    /// uses the old owner any more. Sleeps.
     pub(crate) fn set_owner(&self, owner: *const c_void) {
         // SAFETY: `p` is live while the device is bound, which outlives `self`'s owner.
         unsafe { glue::rpmem_pgmap_set_owner(self.p.as_ptr(), owner) }
@@ -297,9 +314,11 @@ extern "C" fn rpmem_rs_notify(dev: *mut bindings::device, event: c_int) {
         }
     };
     if nd.is_btt() {
-        if let Event::RevalidateRegion = event {
+        match event {
             // SAFETY: A btt device with a bound driver has an attached btt.
-            unsafe { glue::rpmem_btt_revalidate_region(dev) };
+            Event::RevalidateRegion => unsafe { glue::rpmem_btt_revalidate_region(dev) },
+            // SAFETY: As above; the namespace's badblocks live as long as it does.
+            Event::RevalidatePoison => unsafe { glue::rpmem_btt_revalidate_poison(dev) },
         }
         return;
     }

@@ -18,10 +18,12 @@
 #include <linux/kstrtox.h>
 #include <linux/libnvdimm.h>
 #include <linux/memremap.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nd.h>
 #include <linux/set_memory.h>
 #include <linux/uio.h>
+#include <linux/vmalloc.h>
 #include <asm/cacheflush.h>
 #ifdef CONFIG_X86
 #include <asm/cpufeature.h>
@@ -31,6 +33,7 @@
 #include "btt.h"
 #include "pfn.h"
 #include "nd.h"
+#include "nd-core.h"
 #include "pmem_glue.h"
 
 /* ---- nd bus driver ------------------------------------------------------------- */
@@ -141,12 +144,16 @@ static int rpmem_pagemap_memory_failure(struct dev_pagemap *pgmap, unsigned long
 					unsigned long nr_pages, int mf_flags)
 {
 	struct rpmem_pgmap *p = container_of(pgmap, struct rpmem_pgmap, pgmap);
-	void *owner = READ_ONCE(p->owner);
 	u64 offset = PFN_PHYS(pfn) - p->phys_addr - p->data_offset;
+	int rc = -ENXIO;
 
-	if (!owner)
-		return -ENXIO;
-	return rpmem_rs_memory_failure(owner, offset, (u64)nr_pages << PAGE_SHIFT, mf_flags);
+	/* Held across the call: rpmem_pgmap_set_owner(p, NULL) waits for us. */
+	down_read(&p->owner_lock);
+	if (p->owner)
+		rc = rpmem_rs_memory_failure(p->owner, offset, (u64)nr_pages << PAGE_SHIFT,
+					     mf_flags);
+	up_read(&p->owner_lock);
+	return rc;
 }
 
 static const struct dev_pagemap_ops rpmem_pagemap_ops = {
@@ -175,6 +182,7 @@ int rpmem_map_namespace(struct device *dev, struct nd_namespace_common *ndns,
 	p = devm_kzalloc(dev, sizeof(*p), GFP_KERNEL);
 	if (!p)
 		return -ENOMEM;
+	init_rwsem(&p->owner_lock);
 
 	rc = devm_namespace_enable(dev, ndns, nd_info_block_reserve());
 	if (rc)
@@ -234,9 +242,12 @@ int rpmem_map_namespace(struct device *dev, struct nd_namespace_common *ndns,
 	return 0;
 }
 
+/* Setting NULL waits for memory_failure() calls that still use the old owner. */
 void rpmem_pgmap_set_owner(struct rpmem_pgmap *p, void *owner)
 {
-	WRITE_ONCE(p->owner, owner);
+	down_write(&p->owner_lock);
+	p->owner = owner;
+	up_write(&p->owner_lock);
 }
 
 /* ---- gendisk ----------------------------------------------------------------------- */
@@ -442,24 +453,96 @@ long rpmem_clear_poison(struct device *dev, u64 phys, u32 len)
 	return nvdimm_clear_poison(dev, phys, len);
 }
 
-/*
- * After a clear: make the pages present again where memory_failure() marked them
- * poisoned (only pmem in the linear map has struct pages with HWPoison), and drop
- * stale cache lines of the range.
- */
-void rpmem_poison_cleared(void *virt_addr, u64 phys, u64 len)
+/* Whether @virt_addr is in the kernel's direct map (pmem mapped with struct pages). */
+bool rpmem_in_direct_map(void *virt_addr)
 {
-	unsigned long pfn, pfn_end = PHYS_PFN(phys + len);
+	return !is_vmalloc_addr(virt_addr);
+}
 
-	if (!is_vmalloc_addr(virt_addr)) {
-		for (pfn = PHYS_PFN(phys); pfn < pfn_end; pfn++) {
-			struct page *page = pfn_to_page(pfn);
+/*
+ * Whether the page at @virt_addr is out of the kernel's direct map: set_mce_nospec()
+ * took it out after a machine check. That outlives an unbind and bind of the
+ * namespace (memory hot-remove skips non-present PTEs, hot-add keeps existing ones),
+ * while the new struct page has lost PG_hwpoison, so the page table is asked, not the
+ * flag.
+ */
+bool rpmem_page_offline(void *virt_addr, u64 phys)
+{
+#ifdef CONFIG_X86
+	unsigned int level;
+	pte_t *pte;
 
-			if (test_and_clear_pmem_poison(page))
-				clear_mce_nospec(pfn);
-		}
-	}
-	arch_invalidate_pmem(virt_addr, len);
+	if (is_vmalloc_addr(virt_addr))
+		return false;
+	pte = lookup_address((unsigned long)virt_addr, &level);
+	return !pte || !pte_present(*pte);
+#else
+	if (is_vmalloc_addr(virt_addr))
+		return false;
+	return PageHWPoison(pfn_to_page(PHYS_PFN(phys)));
+#endif
+}
+
+/*
+ * After the bus cleared the page's poison: clear its HWPoison state and map it again in
+ * the direct map (pmem_mkpage_present(), which only looks at the flag; a page a machine
+ * check took out before a rebind has lost the flag but not the unmapping).
+ */
+void rpmem_page_present(void *virt_addr, u64 phys)
+{
+	unsigned long pfn = PHYS_PFN(phys);
+	bool poisoned;
+
+	if (is_vmalloc_addr(virt_addr))
+		return;
+	poisoned = test_and_clear_pmem_poison(pfn_to_page(pfn));
+	if (poisoned || rpmem_page_offline(virt_addr, phys))
+		clear_mce_nospec(pfn);
+}
+
+/*
+ * A private mapping of one page in the direct map (which may have the page unmapped),
+ * for the clear engine and for reads of a poisoned page's good sectors. Sleeps.
+ */
+void *rpmem_alias_map(u64 phys)
+{
+	struct page *page = pfn_to_page(PHYS_PFN(phys));
+
+	return vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+}
+
+void rpmem_alias_unmap(void *alias)
+{
+	vunmap(alias);
+}
+
+/* Drops the CPU's cached copies of [addr, addr + len) before pmem is written there. */
+void rpmem_invalidate(void *addr, u32 len)
+{
+	arch_invalidate_pmem(addr, len);
+}
+
+/* Orders earlier non-temporal stores to pmem before later stores. */
+void rpmem_store_fence(void)
+{
+	wmb();
+}
+
+/* NVDIMM_REVALIDATE_POISON on a btt: refresh the namespace's badblocks (pmem.c). */
+void rpmem_btt_revalidate_poison(struct device *dev)
+{
+	struct nd_btt *nd_btt = to_nd_btt(dev);
+	struct nd_namespace_common *ndns = nd_btt->ndns;
+	struct nd_namespace_io *nsio = to_nd_namespace_io(&ndns->dev);
+	struct range range = { .start = nsio->res.start, .end = nsio->res.end };
+
+	nvdimm_badblocks_populate(to_nd_region(ndns->dev.parent), &nsio->bb, &range);
+}
+
+/* MF_SW_SIMULATED: memory_failure() raised by software (MADV_HWPOISON, hwpoison-inject). */
+int rpmem_mf_sw_simulated(void)
+{
+	return MF_SW_SIMULATED;
 }
 
 void rpmem_badblocks_set(struct badblocks *bb, u64 sector, u64 nr)
@@ -524,6 +607,15 @@ void rpmem_copy_from_page(void *dst, struct page *page, u32 off, u32 len)
 
 	memcpy(dst, mem + off, len);
 	kunmap_local(mem);
+}
+
+void rpmem_copy_to_page(struct page *page, u32 off, const void *src, u32 len)
+{
+	void *mem = kmap_local_page(page);
+
+	memcpy(mem + off, src, len);
+	kunmap_local(mem);
+	flush_dcache_page(page);
 }
 
 size_t rpmem_copy_from_iter(void *dst, size_t bytes, struct iov_iter *i)
@@ -711,6 +803,55 @@ struct page *rpmem_zero_page(void)
 {
 	return ZERO_PAGE(0);
 }
+
+/* ---- test build only (RUST_PMEM_TEST=1): hardware behaviour for the suite ---------- */
+
+#ifdef RUST_PMEM_TEST
+/*
+ * What the x86 MCE path does to a pmem page after a machine check that a copy_mc
+ * survived (memory_failure() marks it HWPoison, uc_decode_notifier() unmaps it from the
+ * direct map): a later plain access faults, as on hardware.
+ */
+void rpmem_test_machine_check(void *virt_addr, u64 phys)
+{
+	unsigned long pfn = PHYS_PFN(phys);
+
+	if (is_vmalloc_addr(virt_addr))
+		return;
+	if (!TestSetPageHWPoison(pfn_to_page(pfn)))
+		set_mce_nospec(pfn);
+}
+
+static struct nvdimm_bus *rpmem_bus(struct device *dev)
+{
+	return to_nvdimm_bus(to_nd_region(dev->parent)->dev.parent);
+}
+
+/* Platform poison: on the bus's list, it outlives unbind, reload and ARS. */
+int rpmem_test_bus_add_poison(struct device *dev, u64 phys, u64 len)
+{
+	return nvdimm_bus_add_badrange(rpmem_bus(dev), phys, len);
+}
+
+void rpmem_test_bus_forget_poison(struct device *dev, u64 phys, u64 len)
+{
+	struct nvdimm_bus *bus = rpmem_bus(dev);
+
+	while (len) {
+		unsigned int n = min_t(u64, len, SZ_1G);
+
+		badrange_forget(&bus->badrange, phys, n);
+		phys += n;
+		len -= n;
+	}
+}
+
+/* A failure reported by hardware (no MF_SW_SIMULATED), through the kernel's path. */
+int rpmem_test_memory_failure(u64 phys)
+{
+	return memory_failure(PHYS_PFN(phys), 0);
+}
+#endif
 
 /* ---- nfit_test build only (RUST_PMEM_NFIT=1, see nfit_test.rs) -------------------- */
 

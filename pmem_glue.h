@@ -7,6 +7,7 @@
 #define RUST_PMEM_GLUE_H
 
 #include <linux/memremap.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 
 struct badblocks;
@@ -41,7 +42,13 @@ struct rpmem_pgmap {
 	struct dev_pagemap pgmap;
 	u64 phys_addr;
 	u64 data_offset;
-	void *owner;		/* Rust device data, NULL outside attach..remove */
+	/*
+	 * Rust device data, NULL outside attach..remove. memory_failure() reads it and
+	 * calls into it under owner_lock held for reading; clearing it takes owner_lock for
+	 * writing, so remove waits for notifications in flight.
+	 */
+	void *owner;
+	struct rw_semaphore owner_lock;
 };
 
 struct rpmem_disk_cfg {
@@ -132,7 +139,16 @@ struct kernfs_node *rpmem_bb_state_get(struct gendisk *disk);
 void rpmem_bb_state_put(struct kernfs_node *kn);
 void rpmem_bb_state_notify(struct kernfs_node *kn);
 long rpmem_clear_poison(struct device *dev, u64 phys, u32 len);
-void rpmem_poison_cleared(void *virt_addr, u64 phys, u64 len);
+void rpmem_page_present(void *virt_addr, u64 phys);
+bool rpmem_in_direct_map(void *virt_addr);
+bool rpmem_page_offline(void *virt_addr, u64 phys);
+void *rpmem_alias_map(u64 phys);
+void rpmem_alias_unmap(void *alias);
+void rpmem_invalidate(void *addr, u32 len);
+void rpmem_store_fence(void);
+void rpmem_btt_revalidate_poison(struct device *dev);
+int rpmem_mf_sw_simulated(void);
+void rpmem_copy_to_page(struct page *page, u32 off, const void *src, u32 len);
 void rpmem_badblocks_set(struct badblocks *bb, u64 sector, u64 nr);
 u32 rpmem_clear_caps(struct device *dev);
 unsigned long rpmem_copy_mc(void *dst, const void *src, u32 len);
@@ -158,6 +174,13 @@ unsigned long rpmem_copy_mc_to_bio(struct bio *bio, const struct bvec_iter *star
 void rpmem_copy_bio_to_pmem(void *dst, struct bio *bio, const struct bvec_iter *start, u32 len);
 size_t rpmem_copy_from_iter_flushcache(void *addr, size_t bytes, struct iov_iter *i);
 struct page *rpmem_zero_page(void);
+
+#ifdef RUST_PMEM_TEST
+void rpmem_test_machine_check(void *virt_addr, u64 phys);
+int rpmem_test_bus_add_poison(struct device *dev, u64 phys, u64 len);
+void rpmem_test_bus_forget_poison(struct device *dev, u64 phys, u64 len);
+int rpmem_test_memory_failure(u64 phys);
+#endif
 
 #ifdef RUST_PMEM_NFIT
 bool rpmem_nfit_pfn(void *kaddr, u64 phys, unsigned long *pfn);
