@@ -3,32 +3,53 @@
 //! The clear engine: one page-granular way to write over known poison, used by block
 //! writes, `zero_page_range` and `recovery_write`.
 //!
-//! A poisoned page is never patched in place: the engine composes the whole page in a
-//! bounce buffer (new data where the write covers it, the page's good sectors read back
-//! with the machine-check-safe copy, zeroes for sectors that cannot be read) and replaces
-//! the page with one store, after or before the platform's clear as the backend needs.
-//! Sectors that could not be read stay recorded as bad, so their reads keep failing
-//! instead of returning invented data; everything the write covered, or that was read
-//! back, leaves the badblocks table.
+//! A poisoned page is never patched in place: the engine composes the page in a bounce
+//! buffer (new data where the write covers it, the page's good sectors read back with
+//! the machine-check-safe copy) and replaces it. Its contract, whatever the backend:
+//!
+//! - **Order.** Per page: the bus clear (a platform clear command may leave what it
+//!   clears indeterminate), then the page made present again in the kernel's direct map
+//!   (`clear_mce_nospec`: a machine check took it out), then the CPU's cached lines
+//!   dropped, and only then the store.
+//! - **No completed write is undone.** While a page is read back and stored, no other
+//!   writer may change it: plain writes pass a [`WriteGate`] the engine closes over the
+//!   pages it rewrites.
+//! - **Lost stays lost.** A sector that could not be read and that the write does not
+//!   cover ([`Fate::Lost`]) is neither stored over nor bus-cleared, so its poison stays
+//!   where the platform keeps it (the bus's list, the media): it stays in badblocks and
+//!   fails with `EIO` after a rebind or a reboot instead of reading as zeroes. Only the
+//!   runs of new, merged and kept sectors ([`store_runs`]) are cleared and stored.
+//!
+//! A page that took a machine check is, where the namespace is in the direct map, marked
+//! HWPoison and unmapped there. While any sector of it stays lost the page stays so (and
+//! `direct_access` refuses it): the engine, and reads of the page's good sectors, reach it
+//! through a short-lived private mapping of the page (`mce_copy::PageView`), never
+//! through the direct map; only once nothing of the page is lost is it made present
+//! again. Accesses through that mapping are machine-check safe reads and whole-line
+//! stores of the good sectors, so a lost line is never touched.
 //!
 //! Backends, chosen per device at probe ([`Backend::select`]):
 //! - `movdir64b`: 64-byte direct stores replace whole lines without reading them; where
-//!   the bus also has a clear command (`+dsm`) it is called after the store, since the
-//!   device may keep the error in its own list;
+//!   the bus also has a clear command (`+dsm`) it runs first, since the device may keep
+//!   the error in its own list;
 //! - `dsm`: the bus's clear-error command (`nvdimm_clear_poison`), then the store;
-//! - `legacy`: a bus without commands (e820/memmap): the store is all there is;
+//! - `legacy`: a bus without commands (e820/memmap): the store is all there is (the test
+//!   build emulates a platform clear here that scrambles what it clears);
 //! - `none`: a bus that cannot clear (QEMU's NFIT): the write fails with `EIO` before
 //!   anything changes, and the records stay.
 //!
 //! Lock order: the device's bounce-page mutex (held for a whole clearing write, which
 //! also serialises clears on a device), then the badblocks table's own seqlock. I/O that
-//! meets no known poison takes neither.
+//! meets no known poison takes neither: a plain write only enters an RCU read-side
+//! section to pass the gate.
 
 use core::sync::atomic::{
     AtomicU64,
     Ordering, //
 };
 use kernel::prelude::*;
+
+use kernel::sync::rcu;
 
 use crate::{
     geometry::{
@@ -95,14 +116,9 @@ impl Backend {
         }
     }
 
-    /// Whether the bus clear command runs before the store.
-    pub(crate) fn dsm_before(self) -> bool {
-        self == Self::Dsm
-    }
-
-    /// Whether the bus clear command runs after the store.
-    pub(crate) fn dsm_after(self) -> bool {
-        self == (Self::Movdir64b { dsm: true })
+    /// Whether the bus has a clear command, run before the store.
+    pub(crate) fn bus_clear(self) -> bool {
+        matches!(self, Self::Dsm | Self::Movdir64b { dsm: true })
     }
 
     fn counter(self, stats: &Stats) -> &AtomicU64 {
@@ -129,6 +145,7 @@ pub(crate) struct Stats {
     pub(crate) cleared_movdir64b: AtomicU64,
     pub(crate) recovery_writes: AtomicU64,
     pub(crate) failed_clears: AtomicU64,
+    pub(crate) simulated_failures: AtomicU64,
 }
 
 impl Stats {
@@ -137,7 +154,7 @@ impl Stats {
     }
 
     /// `(name, value)` of every counter, in display order.
-    pub(crate) fn snapshot(&self) -> [(&'static str, u64); 7] {
+    pub(crate) fn snapshot(&self) -> [(&'static str, u64); 8] {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("machine_checks", g(&self.machine_checks)),
@@ -147,6 +164,7 @@ impl Stats {
             ("cleared_movdir64b", g(&self.cleared_movdir64b)),
             ("recovery_writes", g(&self.recovery_writes)),
             ("failed_clears", g(&self.failed_clears)),
+            ("simulated_failures", g(&self.simulated_failures)),
         ]
     }
 }
@@ -160,7 +178,8 @@ pub(crate) enum Fate {
     Merge,
     /// Not covered and readable: read back unchanged.
     Kept,
-    /// Not covered and poisoned: cannot be read; stays recorded (zeroes on the media).
+    /// Not covered and poisoned: cannot be read; neither stored over nor cleared, stays
+    /// recorded.
     Lost,
 }
 
@@ -202,8 +221,9 @@ pub(crate) trait OldData {
 
 /// Composes a page in `buf` following `plan`: `fill(range, chunk)` writes the new bytes
 /// of `range` (byte offsets in the page) into `chunk`; kept and merged sectors are read
-/// back from `old`. A kept sector whose read fails becomes [`Fate::Lost`] (zeroes); a
-/// merged one fails the whole page with `EIO`. Returns the final plan.
+/// back from `old`. A kept sector whose read fails becomes [`Fate::Lost`]; a merged one
+/// fails the whole page with `EIO`. Lost sectors' bytes in `buf` are zeroed and never
+/// stored. Returns the final plan.
 pub(crate) fn compose<O: OldData>(
     plan: [Fate; SECTORS_PER_PAGE],
     write: core::ops::Range<usize>,
@@ -234,6 +254,101 @@ pub(crate) fn compose<O: OldData>(
         }
     }
     Ok(out)
+}
+
+/// The byte ranges of the page that the engine clears and stores: the maximal runs of
+/// sectors that are not [`Fate::Lost`], in order.
+pub(crate) fn store_runs(fates: &[Fate; SECTORS_PER_PAGE]) -> StoreRuns<'_> {
+    StoreRuns { fates, next: 0 }
+}
+
+/// Iterator of [`store_runs`].
+pub(crate) struct StoreRuns<'a> {
+    fates: &'a [Fate; SECTORS_PER_PAGE],
+    next: usize,
+}
+
+impl Iterator for StoreRuns<'_> {
+    type Item = core::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let f = self.fates;
+        let mut i = self.next;
+        while i < SECTORS_PER_PAGE && f[i] == Fate::Lost {
+            i += 1;
+        }
+        if i == SECTORS_PER_PAGE {
+            self.next = i;
+            return None;
+        }
+        let start = i;
+        while i < SECTORS_PER_PAGE && f[i] != Fate::Lost {
+            i += 1;
+        }
+        self.next = i;
+        Some(start * SECTOR..i * SECTOR)
+    }
+}
+
+/// Keeps plain writes off the pages the engine is rewriting (no completed write is
+/// undone by a rewrite's store of what it read back).
+///
+/// A plain write (one that meets no known poison) runs inside an RCU read-side critical
+/// section and first checks that the gate is open over its range. The engine closes the
+/// gate over its pages, then waits for a grace period: every plain write that could
+/// have missed the closing has then finished, and every later one sees it and waits for
+/// the engine on its mutex. A plain write costs no lock and no shared write, whether or
+/// not poison is known, so poison that appears between a write's badblocks check and its
+/// copy is covered too.
+pub(crate) struct WriteGate {
+    /// The closed range of mapping offsets; `start >= end` when open.
+    start: AtomicU64,
+    end: AtomicU64,
+}
+
+impl WriteGate {
+    pub(crate) fn new() -> Self {
+        Self {
+            start: AtomicU64::new(u64::MAX),
+            end: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs the plain write `f` over mapping offsets `range` unless the engine has the
+    /// gate closed over any of it (`None`: wait for the engine, see [`Self::close`]).
+    /// `f` must not sleep.
+    pub(crate) fn pass<R>(&self, range: core::ops::Range<u64>, f: impl FnOnce() -> R) -> Option<R> {
+        let _rcu = rcu::read_lock();
+        let (start, end) = (
+            self.start.load(Ordering::Acquire),
+            self.end.load(Ordering::Acquire),
+        );
+        if range.start < end && start < range.end {
+            return None;
+        }
+        Some(f())
+    }
+
+    /// Closes the gate over `range` until the guard is dropped, and waits for the plain
+    /// writes that may have passed it. The caller holds the engine's mutex, so one range
+    /// at most is closed at a time. Sleeps.
+    pub(crate) fn close(&self, range: core::ops::Range<u64>) -> GateClosed<'_> {
+        self.end.store(range.end, Ordering::Release);
+        self.start.store(range.start, Ordering::Release);
+        rcu::synchronize_rcu();
+        GateClosed(self)
+    }
+}
+
+/// The gate closed by [`WriteGate::close`]; opens it when dropped, after the engine's
+/// stores (which the caller has ordered with a store fence).
+pub(crate) struct GateClosed<'a>(&'a WriteGate);
+
+impl Drop for GateClosed<'_> {
+    fn drop(&mut self) {
+        self.0.start.store(u64::MAX, Ordering::Release);
+        self.0.end.store(0, Ordering::Release);
+    }
 }
 
 #[cfg(CONFIG_KUNIT)]
@@ -331,6 +446,73 @@ mod tests {
         Ok(())
     }
 
+    /// The runs `store_runs` gives for `fates`, as sector ranges.
+    fn runs_of(fates: [Fate; SECTORS_PER_PAGE]) -> KVec<(usize, usize)> {
+        let mut v = KVec::new();
+        for r in store_runs(&fates) {
+            assert_eq!(r.start % SECTOR, 0);
+            assert_eq!(r.end % SECTOR, 0);
+            v.push((r.start / SECTOR, r.end / SECTOR), GFP_KERNEL)
+                .expect("allocation");
+        }
+        v
+    }
+
+    #[test]
+    fn store_runs_skip_lost_sectors() {
+        use Fate::*;
+        assert_eq!(&runs_of([New; 8])[..], &[(0, 8)]);
+        assert_eq!(&runs_of([Lost; 8])[..], &[]);
+        assert_eq!(
+            &runs_of([Kept, Lost, New, Merge, Lost, Lost, Kept, Kept])[..],
+            &[(0, 1), (2, 4), (6, 8)]
+        );
+        assert_eq!(
+            &runs_of([Lost, Kept, Kept, Kept, Kept, Kept, Kept, Lost])[..],
+            &[(1, 7)]
+        );
+    }
+
+    /// Every mix of new, kept and lost sectors (a sector-aligned write over any run of
+    /// sectors, any set of bad sectors, any set of latent ones): the runs stored and
+    /// cleared are exactly the sectors that are not lost, a lost sector is one that is
+    /// bad or latent and not written, and its bytes are never in a run.
+    #[test]
+    fn store_runs_every_mix() -> Result {
+        let mut buf = [0u8; 4096];
+        for first in 0..SECTORS_PER_PAGE {
+            for last in first..SECTORS_PER_PAGE {
+                let write = first * SECTOR..(last + 1) * SECTOR;
+                for bad in 0..=u8::MAX {
+                    for latent in [0u8, 0x81, 0x3c, 0xff] {
+                        let plan = plan_page(write.clone(), bad)?;
+                        let old = FakeOld {
+                            poisoned: bad | latent,
+                        };
+                        let fates = compose(plan, write.clone(), &old, &mut buf, new_byte)?;
+                        let mut covered = 0u8;
+                        for r in store_runs(&fates) {
+                            for i in r.start / SECTOR..r.end / SECTOR {
+                                covered |= 1 << i;
+                            }
+                        }
+                        for (i, fate) in fates.iter().enumerate() {
+                            let written = (first..=last).contains(&i);
+                            let unreadable = (bad | latent) & (1 << i) != 0;
+                            let lost = !written && unreadable;
+                            assert_eq!((*fate == Fate::Lost), lost);
+                            assert_eq!((covered & (1 << i) != 0), !lost);
+                            if written {
+                                assert_eq!(*fate, Fate::New);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn backend_selection() {
         assert_eq!(Backend::select(glue::CLEAR_LEGACY), Backend::Legacy);
@@ -347,8 +529,8 @@ mod tests {
         // MOVDIR64B alone cannot take the error out of a bus that keeps its own list
         // and has no clear command.
         assert_eq!(Backend::select(glue::CLEAR_MOVDIR64B), Backend::None);
-        assert!(Backend::Dsm.dsm_before() && !Backend::Dsm.dsm_after());
-        assert!(Backend::Movdir64b { dsm: true }.dsm_after());
+        assert!(Backend::Dsm.bus_clear() && Backend::Movdir64b { dsm: true }.bus_clear());
+        assert!(!Backend::Legacy.bus_clear() && !Backend::Movdir64b { dsm: false }.bus_clear());
         assert_eq!(Backend::Movdir64b { dsm: false }.store(), Store::Movdir64b);
     }
 }

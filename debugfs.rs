@@ -61,6 +61,13 @@ pub(crate) fn device_dir(name: &CStr, pmem: Arc<Pmem>) -> Result<DeviceDir> {
             {
                 dir.write_only_callback_file(c"inject_poison", pmem, &inject_poison);
                 dir.write_only_callback_file(c"clear_poison", pmem, &clear_poison);
+                dir.read_write_callback_file(
+                    c"rewrite_delay_us",
+                    pmem,
+                    &show_rewrite_delay,
+                    &set_rewrite_delay,
+                );
+                dir.write_only_callback_file(c"hw_memory_failure", pmem, &hw_memory_failure);
             }
         }),
         GFP_KERNEL,
@@ -120,6 +127,34 @@ fn inject_poison(pmem: &Arc<Pmem>, reader: &mut UserSliceReader) -> Result {
 fn clear_poison(pmem: &Arc<Pmem>, reader: &mut UserSliceReader) -> Result {
     let (sector, len) = read_range(reader)?;
     pmem.clear_latent(sector, len)
+}
+
+#[cfg(rust_pmem_test)]
+fn show_rewrite_delay(pmem: &Arc<Pmem>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", pmem.rewrite_delay())
+}
+
+/// Parses one decimal number (optional trailing newline).
+#[cfg(rust_pmem_test)]
+fn set_rewrite_delay(pmem: &Arc<Pmem>, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 16];
+    let len = reader.len();
+    if len == 0 || len > buf.len() {
+        return Err(EINVAL);
+    }
+    reader.read_slice(&mut buf[..len])?;
+    let s = core::str::from_utf8(&buf[..len]).map_err(|_| EINVAL)?;
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(EINVAL);
+    }
+    pmem.set_rewrite_delay(s.parse::<u64>().map_err(|_| EINVAL)?)
+}
+
+#[cfg(rust_pmem_test)]
+fn hw_memory_failure(pmem: &Arc<Pmem>, reader: &mut UserSliceReader) -> Result {
+    let (sector, len) = read_range(reader)?;
+    pmem.hw_memory_failure(sector, len)
 }
 
 #[cfg(CONFIG_KUNIT)]

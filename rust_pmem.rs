@@ -44,6 +44,7 @@ use clear_poison::{
     Fate,
     OldData,
     Stats,
+    WriteGate,
     SECTORS_PER_PAGE, //
 };
 use dax_ops::{
@@ -69,6 +70,7 @@ use kernel::{
 };
 use mce_copy::{
     McError,
+    PageView,
     PmemMap,
     Store, //
 };
@@ -202,18 +204,22 @@ pub(crate) struct Pmem {
     dax: SetOnce<DaxDev>,
     /// The clear engine's page buffer; its lock serialises clears on this device.
     bounce: Pin<KBox<Mutex<KVec<u8>>>>,
+    /// Keeps plain writes off the pages the engine rewrites.
+    gate: WriteGate,
+    /// Test build: how long the engine pauses between reading a page back and storing
+    /// it (µs, debugfs `rewrite_delay_us`), to widen races in tests.
+    #[cfg(rust_pmem_test)]
+    rewrite_delay_us: core::sync::atomic::AtomicU32,
 }
 
 /// The page being rewritten, read back through the machine-check-safe copy.
 struct OldPage<'a> {
-    map: &'a PmemMap,
-    page_off: u64,
+    view: &'a PageView<'a>,
 }
 
 impl OldData for OldPage<'_> {
     fn read_sector(&self, i: usize, buf: &mut [u8]) -> core::result::Result<(), McError> {
-        let off = geometry::widen(i) * geometry::SECTOR_SIZE + self.page_off;
-        match self.map.read_buf(off, buf) {
+        match self.view.read(i * buf.len(), buf) {
             Ok(res) => res,
             Err(_) => Err(McError { copied: 0 }),
         }
@@ -225,10 +231,11 @@ impl Pmem {
     ///
     /// The disk has `BLK_FEAT_NOWAIT`, so io_uring issues O_DIRECT I/O inline. This is the
     /// one place that decides what a `REQ_NOWAIT` bio may do: copies to and from the
-    /// media, badblocks lookups and records (a seqlock and a spinlock), and the region
-    /// flush (flush-hint stores) never sleep; clearing poison may (the bounce-page mutex,
-    /// the platform's clear command, making pages present again changes page
-    /// attributes), so a `REQ_NOWAIT` write that meets known poison ends with `EAGAIN`
+    /// media, badblocks lookups and records (a seqlock and a spinlock), passing the write
+    /// gate (an RCU read-side section) and the region flush (flush-hint stores) never
+    /// sleep; clearing poison may (the bounce-page mutex, the platform's clear command,
+    /// page attributes and the private mapping of a poisoned page), and so may waiting
+    /// for it, so a `REQ_NOWAIT` bio that needs any of that ends with `EAGAIN`
     /// (`BLK_STS_AGAIN`) before anything is changed, and the submitter retries it from a
     /// context that may sleep.
     pub(crate) fn submit_bio(&self, bio: Bio) {
@@ -267,15 +274,34 @@ impl Pmem {
 
     /// A read: known poison anywhere in the bio fails it without touching the media
     /// (as pmem.c fails the segment over it, and so the bio); a machine check during the
-    /// copy is recorded so the next access fails fast.
+    /// copy is recorded so the next access fails fast. A copy that stopped on a page out
+    /// of the direct map (it took a machine check, and has lost sectors) is done again
+    /// through the page's private mapping, so its good sectors still read.
     fn read_bio(&self, bio: &Bio) -> Result {
         let (sector, bytes) = bio.span();
         let off = self.geo.sector_offset(sector, bytes.into())?;
-        if self.bb.check(sector, sectors(bytes.into())).is_some() {
-            return Err(EIO);
+        if self.bb.any() {
+            if self.bb.check(sector, sectors(bytes.into())).is_some() {
+                return Err(EIO);
+            }
+            // A page out of the direct map is never touched there: without a
+            // machine-check-safe copy routine on the CPU, `copy_mc_to_kernel` is a plain
+            // `memcpy`, which would fault.
+            if self.map.range_offline(off, bytes.into()) {
+                return match bio.is_nowait() {
+                    true => Err(EAGAIN),
+                    false => self.read_offline(bio),
+                };
+            }
         }
         match self.map.read_bio(off, bio)? {
             Ok(()) => Ok(()),
+            Err(mc) if self.map.page_offline(off + u64::from(mc.copied)) => {
+                if bio.is_nowait() {
+                    return Err(EAGAIN);
+                }
+                self.read_offline(bio)
+            }
             Err(mc) => {
                 self.record_machine_check(off, mc);
                 Err(EIO)
@@ -283,19 +309,61 @@ impl Pmem {
         }
     }
 
-    /// A write: in one copy when no poison is known in its range, else segment by
-    /// segment, clearing where poison is known.
+    /// A read, page by page through [`PageView`]s (see [`Self::read_bio`]). Holds the
+    /// engine's mutex for its buffer.
+    fn read_offline(&self, bio: &Bio) -> Result {
+        let mut buf = self.bounce.lock();
+        for seg in bio.segments() {
+            let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
+            let mut done = 0u32;
+            while done < seg.len {
+                let at = off + u64::from(done);
+                let page_off = at - at % PAGE_SIZE;
+                let in_page = usize::try_from(at - page_off).map_err(|_| EIO)?;
+                let n = (seg.len - done).min(geometry::PAGE_SIZE_U32 - in_page as u32);
+                let chunk = &mut buf[..n as usize];
+                let view = self.map.page(page_off, true)?;
+                if let Err(mc) = view.read(in_page, chunk)? {
+                    self.record_machine_check(at, mc);
+                    return Err(EIO);
+                }
+                mce_copy::copy_to_segment(&seg, done, chunk)?;
+                done += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// A write: in one copy when no poison is known in its range and the engine is not
+    /// rewriting a page of it, else segment by segment, clearing where poison is known.
     fn write_bio(&self, bio: &Bio) -> Result {
         let (sector, bytes) = bio.span();
         let off = self.geo.sector_offset(sector, bytes.into())?;
-        if self.bb.check(sector, sectors(bytes.into())).is_none() {
-            return self.map.write_bio(off, bio);
-        }
         let nowait = bio.is_nowait();
+        if self.plain_write_ok(sector, off, bytes) {
+            let range = off..off + u64::from(bytes);
+            if let Some(res) = self.gate.pass(range, || self.map.write_bio(off, bio)) {
+                return res;
+            }
+            if nowait {
+                return Err(EAGAIN);
+            }
+        }
         for seg in bio.segments() {
             self.do_write(&seg, nowait)?;
         }
         Ok(())
+    }
+
+    /// Whether `bytes` at `sector` (mapping offset `off`) may be written with a plain
+    /// copy: no known poison in the range, and no page of it out of the direct map (a
+    /// page with lost sectors, which has known poison elsewhere).
+    fn plain_write_ok(&self, sector: u64, off: u64, bytes: u32) -> bool {
+        if !self.bb.any() {
+            return true;
+        }
+        self.bb.check(sector, sectors(bytes.into())).is_none()
+            && !self.map.range_offline(off, bytes.into())
     }
 
     /// Records the sector where a copy at `off` stopped on poison.
@@ -310,33 +378,36 @@ impl Pmem {
 
     fn do_write(&self, seg: &Segment, nowait: bool) -> Result {
         let off = self.geo.sector_offset(seg.sector, seg.len.into())?;
-        if self.bb.check(seg.sector, sectors(seg.len.into())).is_some() {
-            if nowait {
-                // Only reached when poison was recorded after `submit_bio` checked.
-                return Err(EAGAIN);
+        if self.plain_write_ok(seg.sector, off, seg.len) {
+            let range = off..off + u64::from(seg.len);
+            if let Some(res) = self.gate.pass(range, || self.map.write_from(off, seg)) {
+                return res;
             }
-            return self.write_clearing(off, seg.len, &Source::Segment(seg));
         }
-        self.map.write_from(off, seg)
+        if nowait {
+            // Poison, or a rewrite of this range, appeared after `submit_bio` checked.
+            return Err(EAGAIN);
+        }
+        self.dax_clear_poison(off, seg.len, &Source::Segment(seg))
     }
 
-    /// Writes `len` bytes at mapping offset `off` over known poison, page by page
-    /// through the clear engine (see `clear_poison`). With no way to clear, nothing is
-    /// written and the records stay.
-    fn write_clearing(&self, off: u64, len: u32, src: &Source<'_>) -> Result {
-        if self.backend == Backend::None {
-            Stats::inc(&self.stats.failed_clears);
-            dev_warn!(
-                self.nd.dev(),
-                "cannot clear poison at offset {:#x}: no clear method\n",
-                off
-            );
-            return Err(EIO);
-        }
+    /// The clear engine's entry point (the design's `dax_clear_poison`): writes `len`
+    /// bytes at mapping offset `off` under the engine's mutex, page by page, clearing
+    /// known poison on the way (see `clear_poison`). Block writes over poison,
+    /// `zero_page_range` and `recovery_write` come here, and so do plain writes that
+    /// found the gate closed. With no way to clear, a page with poison is not written
+    /// and its records stay.
+    fn dax_clear_poison(&self, off: u64, len: u32, src: &Source<'_>) -> Result {
         let end = off.checked_add(len.into()).ok_or(EIO)?;
         // Lock order: the bounce page, then the badblocks table's own seqlock.
         let mut buf = self.bounce.lock();
-        let mut page_off = off - off % PAGE_SIZE;
+        let first = off - off % PAGE_SIZE;
+        let last = end.next_multiple_of(PAGE_SIZE);
+        // Plain writes are kept off these pages while any of them is rewritten.
+        let _closed = self
+            .page_has_poison(first, last)
+            .then(|| self.gate.close(first..last));
+        let mut page_off = first;
         while page_off < end {
             let ws = off.max(page_off);
             let we = end.min(page_off + PAGE_SIZE);
@@ -344,11 +415,33 @@ impl Pmem {
                 .inspect_err(|_| Stats::inc(&self.stats.failed_clears))?;
             page_off += PAGE_SIZE;
         }
+        mce_copy::store_fence();
         Ok(())
     }
 
+    /// Whether known poison lies in the pages `first..last` (mapping offsets).
+    fn page_has_poison(&self, first: u64, last: u64) -> bool {
+        let sector = self.geo.offset_sector(first);
+        self.bb
+            .check(sector, (last - first) >> SECTOR_SHIFT)
+            .is_some()
+    }
+
+    /// Bit `i` set when sector `i` of the page at `page_off` is known bad.
+    fn bad_sectors(&self, page_off: u64) -> u8 {
+        let sector0 = self.geo.offset_sector(page_off);
+        let mut bad = 0u8;
+        for i in 0..SECTORS_PER_PAGE {
+            if self.bb.check(sector0 + geometry::widen(i), 1).is_some() {
+                bad |= 1 << i;
+            }
+        }
+        bad
+    }
+
     /// Rewrites the page at `page_off` with the new bytes `write` (mapping offsets),
-    /// which start `pos` bytes into the source.
+    /// which start `pos` bytes into the source; the caller holds the engine's mutex and
+    /// has the gate closed if the page has known poison.
     fn rewrite_page(
         &self,
         page_off: u64,
@@ -357,38 +450,59 @@ impl Pmem {
         src: &Source<'_>,
         buf: &mut [u8],
     ) -> Result {
-        let sector0 = self.geo.offset_sector(page_off);
-        let mut bad = 0u8;
-        for i in 0..SECTORS_PER_PAGE {
-            if self.bb.check(sector0 + geometry::widen(i), 1).is_some() {
-                bad |= 1 << i;
-            }
-        }
+        let bad = self.bad_sectors(page_off);
         let rel = |o: u64| usize::try_from(o - page_off).map_err(|_| EINVAL);
         let (ws, we) = (rel(write.start)?, rel(write.end)?);
+        let view = self.map.page(page_off, bad != 0)?;
         if bad == 0 {
             // Nothing known bad in this page: an ordinary write of the covered bytes.
             let chunk = &mut buf[ws..we];
             src.fill(pos, chunk)?;
-            return self.map.store(write.start, chunk, Store::Flushcache);
+            return view.store(ws, chunk, Store::Flushcache);
+        }
+        if self.backend == Backend::None {
+            dev_warn!(
+                self.nd.dev(),
+                "cannot clear poison at offset {:#x}: no clear method\n",
+                page_off
+            );
+            return Err(EIO);
         }
         let plan = clear_poison::plan_page(ws..we, bad)?;
-        let old = OldPage {
-            map: &self.map,
-            page_off,
-        };
-        let fates = clear_poison::compose(plan, ws..we, &old, buf, |r, chunk| {
-            src.fill(pos + geometry::widen(r.start - ws), chunk)
-        })?;
-        let phys = self.phys_addr.checked_add(page_off).ok_or(EIO)?;
-        if self.backend.dsm_before() {
-            self.dsm_clear(phys)?;
+        let fates =
+            clear_poison::compose(plan, ws..we, &OldPage { view: &view }, buf, |r, chunk| {
+                src.fill(pos + geometry::widen(r.start - ws), chunk)
+            })?;
+        self.test_pause();
+        // 1. The bus clear, over what is stored and nothing else: a lost sector keeps its
+        // poison where the platform keeps it. A failed clear stops the clears; what was
+        // cleared is still stored (it may hold junk now), the rest keeps its data.
+        let mut res = Ok(());
+        let mut cleared = 0u8;
+        for run in clear_poison::store_runs(&fates) {
+            if let Err(e) = self.bus_clear(&view, page_off, &run) {
+                res = Err(e);
+                break;
+            }
+            for i in run.start >> SECTOR_SHIFT..run.end >> SECTOR_SHIFT {
+                cleared |= 1 << i;
+            }
         }
-        self.map.store(page_off, buf, self.backend.store())?;
-        if self.backend.dsm_after() {
-            self.dsm_clear(phys)?;
+        // 2. Present again in the direct map, once nothing of the page is poisoned.
+        let lost = fates.iter().any(|f| *f == Fate::Lost);
+        if !lost && res.is_ok() {
+            view.make_present();
         }
-        self.map.poison_cleared(page_off, phys, PAGE_SIZE)?;
+        // 3. Stale cache lines dropped, 4. the store.
+        for run in clear_poison::store_runs(&fates) {
+            // Clears ran run by run and stopped at the first failure.
+            if cleared & (1 << (run.start >> SECTOR_SHIFT)) == 0 {
+                break;
+            }
+            view.invalidate(run.start, run.len())?;
+            view.store(run.start, &buf[run.clone()], self.backend.store())?;
+        }
+        let sector0 = self.geo.offset_sector(page_off);
         for (i, fate) in fates.iter().enumerate() {
             let sector = sector0 + geometry::widen(i);
             match fate {
@@ -400,27 +514,47 @@ impl Pmem {
                     Stats::inc(&self.stats.ranges_recorded);
                 }
                 Fate::Lost => {}
-                _ => self.bb.clear(sector, 1),
+                _ if cleared & (1 << i) != 0 => self.bb.clear(sector, 1),
+                _ => {}
             }
         }
-        self.backend.count_cleared(&self.stats);
-        Ok(())
+        if res.is_ok() {
+            self.backend.count_cleared(&self.stats);
+        }
+        res
     }
 
-    /// The bus clear command over one page; anything short of the whole page is `EIO`.
-    fn dsm_clear(&self, phys: u64) -> Result {
-        match self.nd.clear_poison(phys, geometry::PAGE_SIZE_U32) {
-            Ok(cleared) if cleared >= PAGE_SIZE => Ok(()),
-            res => {
-                dev_warn!(
-                    self.nd.dev(),
-                    "clearing poison at {:#x} failed: {:?}\n",
-                    phys,
-                    res
-                );
-                Err(EIO)
-            }
+    /// The platform clear of `run` (bytes of the page at `page_off`) before it is
+    /// stored: the bus's clear command where there is one; in the test build, on a bus
+    /// without one, an emulated clear that scrambles what it clears.
+    fn bus_clear(
+        &self,
+        view: &PageView<'_>,
+        page_off: u64,
+        run: &core::ops::Range<usize>,
+    ) -> Result {
+        let phys = self.phys_addr.checked_add(page_off).ok_or(EIO)? + geometry::widen(run.start);
+        let len = u32::try_from(run.len()).map_err(|_| EINVAL)?;
+        if self.backend.bus_clear() {
+            return match self.nd.clear_poison(phys, len) {
+                Ok(cleared) if cleared >= u64::from(len) => Ok(()),
+                res => {
+                    dev_warn!(
+                        self.nd.dev(),
+                        "clearing poison at {:#x}+{:#x} failed: {:?}\n",
+                        phys,
+                        len,
+                        res
+                    );
+                    Err(EIO)
+                }
+            };
         }
+        #[cfg(rust_pmem_test)]
+        self.test_bus_clear(view, phys, run)?;
+        #[cfg(not(rust_pmem_test))]
+        let _ = view;
+        Ok(())
     }
 
     /// `dax_operations.direct_access`: `-EHWPOISON` over a known bad page; in recovery
@@ -470,11 +604,14 @@ impl Pmem {
             let pgoff = pgoff.checked_add(i).ok_or(ERANGE)?;
             let off = self.geo.page_offset(pgoff)?;
             let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
-            if self.bb.check(sector, PAGE_SIZE >> SECTOR_SHIFT).is_some() {
-                self.write_clearing(off, geometry::PAGE_SIZE_U32, &Source::Zero)?;
-            } else {
-                self.map.write_zero_page(off)?;
+            if self.plain_write_ok(sector, off, geometry::PAGE_SIZE_U32) {
+                let range = off..off + PAGE_SIZE;
+                if let Some(res) = self.gate.pass(range, || self.map.write_zero_page(off)) {
+                    res?;
+                    continue;
+                }
             }
+            self.dax_clear_poison(off, geometry::PAGE_SIZE_U32, &Source::Zero)?;
         }
         Ok(())
     }
@@ -513,7 +650,13 @@ impl Pmem {
         let len = u32::try_from(bytes).map_err(|_| EINVAL)?;
         let span = (in_page + u64::from(len)).next_multiple_of(PAGE_SIZE);
         let sector = pgoff.checked_mul(PAGE_SIZE).ok_or(ERANGE)? >> SECTOR_SHIFT;
-        if self.bb.check(sector, span >> SECTOR_SHIFT).is_none() {
+        let page = self.geo.page_offset(pgoff)?;
+        let span32 = u32::try_from(span).map_err(|_| EINVAL)?;
+        if self.plain_write_ok(sector, page, span32) {
+            // The copy may fault on the user's buffer, so it cannot pass the write gate
+            // (an RCU read-side section); the engine's mutex keeps rewrites off instead
+            // (recovery writes are rare).
+            let _engine = self.bounce.lock();
             return Ok(self.map.copy_from_iter(addr, bytes, iter.iter));
         }
         let off = self
@@ -521,17 +664,23 @@ impl Pmem {
             .page_offset(pgoff)?
             .checked_add(in_page)
             .ok_or(ERANGE)?;
-        self.write_clearing(off, len, &Source::Iter(iter))?;
+        self.dax_clear_poison(off, len, &Source::Iter(iter))?;
         Stats::inc(&self.stats.recovery_writes);
         Ok(bytes)
     }
 
-    /// `dev_pagemap_ops.memory_failure`: record the range, then tell the filesystem
-    /// holding the DAX device.
+    /// `dev_pagemap_ops.memory_failure`: record a range the hardware reported, then tell
+    /// the filesystem holding the DAX device. A software-simulated failure
+    /// (`MF_SW_SIMULATED`: `MADV_HWPOISON`, hwpoison-inject) leaves the media good: it is
+    /// only forwarded, as pmem.c forwards every failure, and counted apart.
     pub(crate) fn memory_failure(&self, offset: u64, len: u64, flags: c_int) -> Result {
-        let (first, last) = (offset >> SECTOR_SHIFT, offset.saturating_add(len));
-        self.bb.set(first, sectors(last).saturating_sub(first));
-        Stats::inc(&self.stats.ranges_recorded);
+        if dax_ops::is_simulated_failure(flags) {
+            Stats::inc(&self.stats.simulated_failures);
+        } else {
+            let (first, last) = (offset >> SECTOR_SHIFT, offset.saturating_add(len));
+            self.bb.set(first, sectors(last).saturating_sub(first));
+            Stats::inc(&self.stats.ranges_recorded);
+        }
         self.dax
             .as_ref()
             .ok_or(EOPNOTSUPP)?
@@ -553,20 +702,95 @@ impl Pmem {
         &self.stats
     }
 
-    /// Plants latent poison on disk sectors `sector..sector + len` (test build).
+    /// Plants poison on disk sectors `sector..sector + len` where hardware keeps it
+    /// (test build): latent in the media, so that a read takes an (emulated) machine
+    /// check, and on the bus's list of bad ranges, so that it outlives unbind, module
+    /// reload and reboot of the driver and is read into badblocks at probe.
     #[cfg(rust_pmem_test)]
     pub(crate) fn inject_latent(&self, sector: u64, len: u64) -> Result {
         let bytes = len.checked_mul(geometry::SECTOR_SIZE).ok_or(EINVAL)?;
         let off = self.geo.sector_offset(sector, bytes).map_err(|_| EINVAL)?;
-        self.map.inject_latent(off, bytes)
+        self.map.inject_latent(off, bytes)?;
+        self.nd.bus_add_poison(self.phys_addr + off, bytes)
     }
 
-    /// Removes latent poison from disk sectors `sector..sector + len` (test build).
+    /// Removes planted poison from disk sectors `sector..sector + len`, in the media and
+    /// on the bus (test build; recorded badblocks stay).
     #[cfg(rust_pmem_test)]
     pub(crate) fn clear_latent(&self, sector: u64, len: u64) -> Result {
         let bytes = len.checked_mul(geometry::SECTOR_SIZE).ok_or(EINVAL)?;
         let off = self.geo.sector_offset(sector, bytes).map_err(|_| EINVAL)?;
-        self.map.clear_latent(off, bytes)
+        self.map.clear_latent(off, bytes)?;
+        self.nd.bus_forget_poison(self.phys_addr + off, bytes);
+        Ok(())
+    }
+
+    /// The platform clear of the test build on a bus without a clear command (memmap):
+    /// it takes `run` of the page in `view` (at physical address `phys`) off the bus's
+    /// list and out of the latent poison, and leaves junk there, as a real clear may.
+    #[cfg(rust_pmem_test)]
+    fn test_bus_clear(
+        &self,
+        view: &PageView<'_>,
+        phys: u64,
+        run: &core::ops::Range<usize>,
+    ) -> Result {
+        const JUNK: [u8; 512] = [0x5a; 512];
+        for at in run.clone().step_by(JUNK.len()) {
+            let n = (run.end - at).min(JUNK.len());
+            view.store(at, &JUNK[..n], Store::Flushcache)?;
+        }
+        self.nd.bus_forget_poison(phys, geometry::widen(run.len()));
+        Ok(())
+    }
+
+    /// The engine's pause between reading a page back and storing it (test build).
+    fn test_pause(&self) {
+        #[cfg(rust_pmem_test)]
+        {
+            let us = self
+                .rewrite_delay_us
+                .load(core::sync::atomic::Ordering::Relaxed);
+            if us > 0 {
+                kernel::time::delay::fsleep(kernel::time::Delta::from_micros(us.into()));
+            }
+        }
+    }
+
+    /// Sets the engine's test pause (test build), at most one second.
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn set_rewrite_delay(&self, us: u64) -> Result {
+        let us = u32::try_from(us)
+            .ok()
+            .filter(|&us| us <= 1_000_000)
+            .ok_or(EINVAL)?;
+        self.rewrite_delay_us
+            .store(us, core::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn rewrite_delay(&self) -> u32 {
+        self.rewrite_delay_us
+            .load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Raises a hardware-reported memory failure (no `MF_SW_SIMULATED`) on every page
+    /// of disk sectors `sector..sector + len`, through the kernel's `memory_failure()`
+    /// (test build).
+    #[cfg(rust_pmem_test)]
+    pub(crate) fn hw_memory_failure(&self, sector: u64, len: u64) -> Result {
+        let bytes = len.checked_mul(geometry::SECTOR_SIZE).ok_or(EINVAL)?;
+        let off = self.geo.sector_offset(sector, bytes).map_err(|_| EINVAL)?;
+        if self.pagemap.is_none() {
+            return Err(EOPNOTSUPP);
+        }
+        let mut page = off - off % PAGE_SIZE;
+        while page < off + bytes {
+            dax_ops::raise_memory_failure(self.phys_addr + page)?;
+            page += PAGE_SIZE;
+        }
+        Ok(())
     }
 }
 
@@ -591,6 +815,16 @@ pub(crate) struct PmemDevice {
     _kill: Option<DaxKill>,
     disk: Disk,
     pmem: Arc<Pmem>,
+}
+
+impl Drop for PmemDevice {
+    fn drop(&mut self) {
+        // First of all: no memory_failure() notification reaches the device from here
+        // on, and the ones in flight have returned.
+        if let Some(pagemap) = &self.pmem.pagemap {
+            pagemap.set_owner(core::ptr::null());
+        }
+    }
 }
 
 impl PmemDevice {
@@ -624,6 +858,9 @@ impl PmemDevice {
                     new_mutex!(KVec::from_elem(0u8, geometry::PAGE_BYTES, GFP_KERNEL)?),
                     GFP_KERNEL,
                 )?,
+                gate: WriteGate::new(),
+                #[cfg(rust_pmem_test)]
+                rewrite_delay_us: core::sync::atomic::AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?;
