@@ -781,6 +781,57 @@ poison_require_memmap() {
 		skip "clears poison by writing over it: QEMU NFIT has no clear-error command (writes over poison fail EIO there, see nvdimm/poison_backend_selected)"
 }
 
+# ---------------------------------------------------------------- fsdax on memmap
+# An e820 namespace made fsdax (ndctl create-namespace -f -e NS -m fsdax): its disk,
+# same name, is served through a pfn device whose data starts past the info block and
+# the struct pages. FSDAX_NS is set while one is converted (the poison cases' exit
+# handler makes it raw again).
+FSDAX_NS=
+
+# memmap_fsdax NS: make the raw e820 namespace NS fsdax, bound to the driver; sets
+# FSDAX_CLAIM (the pfn device) and FSDAX_DATA_OFF (bytes from the namespace's start to
+# its data, from sysfs: the pfn device's resource minus the namespace's).
+memmap_fsdax() {
+	local ns=$1 out mode dev r_pfn r_ns
+	udev_settle
+	FSDAX_NS=$ns
+	out=$(nv_ndctl create-namespace -f -e "$ns" -m fsdax) || { log "ndctl: making $ns fsdax failed"; return 1; }
+	mode=$(printf '%s' "$out" | nv_json_field mode)
+	dev=$(printf '%s' "$out" | nv_json_field blockdev)
+	[ "$mode" = fsdax ] || { log "$ns: mode '$mode' after ndctl -m fsdax: $out"; return 1; }
+	FSDAX_CLAIM=$(nv_claim "$ns")
+	[[ $FSDAX_CLAIM == pfn* ]] || { log "$ns in fsdax mode is claimed by '$FSDAX_CLAIM'"; return 1; }
+	wait_until "$POLL_TIMEOUT" dev_present "$dev" || { log "/dev/$dev did not appear for $FSDAX_CLAIM"; return 1; }
+	[ "$(ns_driver "$FSDAX_CLAIM")" = "$(drv_name)" ] ||
+		{ log "$FSDAX_CLAIM bound to '$(ns_driver "$FSDAX_CLAIM")'"; return 1; }
+	r_pfn=$(cat "$ND_SYS/devices/$FSDAX_CLAIM/resource" 2>/dev/null)
+	r_ns=$(cat "$ND_SYS/devices/$ns/resource" 2>/dev/null)
+	[[ $r_pfn =~ ^0x[0-9a-f]+$ && $r_ns =~ ^0x[0-9a-f]+$ ]] ||
+		{ log "no resource of $FSDAX_CLAIM ($r_pfn) or $ns ($r_ns)"; return 1; }
+	FSDAX_DATA_OFF=$((r_pfn - r_ns))
+	[ "$FSDAX_DATA_OFF" -gt 0 ] || { log "$FSDAX_CLAIM: data offset $FSDAX_DATA_OFF"; return 1; }
+	log "$ns fsdax: /dev/$dev through $FSDAX_CLAIM, $(dev_size "$dev") bytes, data offset $FSDAX_DATA_OFF"
+}
+
+# memmap_raw NS: make NS raw and bound to the driver again (its disk its whole size).
+memmap_raw() {
+	local ns=$1 out
+	udev_settle
+	out=$(nv_ndctl create-namespace -f -e "$ns" -m raw) || { log "ndctl: making $ns raw failed"; return 1; }
+	wait_until "$POLL_TIMEOUT" ns_bound "$ns" ||
+		{ log "$ns after ndctl -m raw: driver '$(ns_driver "$ns")', holder '$(nv_claim "$ns")'; ndctl: $out"; return 1; }
+	[ "$(nv_claim "$ns")" = "$ns" ] || { log "$ns still claimed by $(nv_claim "$ns")"; return 1; }
+	expect_eq "size of /dev/$(ns_dev "$ns")" "$(cat "$ND_SYS/devices/$ns/size")" "$(dev_size "$(ns_dev "$ns")")" || return 1
+	FSDAX_NS=
+}
+
+# memmap_restore: the exit handlers' part: make FSDAX_NS raw again if a case left it fsdax.
+memmap_restore() {
+	[ -n "$FSDAX_NS" ] || return 0
+	log "making $FSDAX_NS raw again"
+	memmap_raw "$FSDAX_NS" || log "could not restore $FSDAX_NS to raw: later cases may find it in fsdax mode"
+}
+
 # poison_test_setup DEV...: common start of a poison test: tools, memmap bus,
 # rust_pmem's debugfs files (on rust), restore on exit, no poison left over.
 poison_test_setup() {

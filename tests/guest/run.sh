@@ -49,6 +49,8 @@ ORDER=(kunit load_unload bind_memmap_namespace io_roundtrip io_persist_across_re
 	dax_unbind_while_mounted dax_persist_across_rebind
 	badblocks_read_eio badblocks_write_clears latent_poison_read subpage_write_keeps_good_data
 	dax_mmap_sigbus dax_recovery_write dax_zero_range_clears dax_memory_failure
+	poison_rmw_race poison_clear_order lost_sector_survives_rebind poison_fsdax_offset
+	memory_failure_simulated memory_failure_unbind
 	poison_bad_input poison_backend_selected nowait_io_uring)
 
 all_tests() {

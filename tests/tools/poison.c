@@ -16,6 +16,17 @@
  *       (so it is mapped), madvise(MADV_HWPOISON) that page, then load it
  *       again. Prints one line:
  *       "madvise=ok|ENAME signal=<sigbus ...|none> then=<ok byte=..|sigbus ...>"
+ *   poison hwpoison-range FILE OFF NPAGES
+ *       In a child: map NPAGES pages of FILE from the page of OFF (MAP_SHARED,
+ *       read-only), madvise(MADV_HWPOISON) over all of them without touching
+ *       them first (madvise's get_user_pages faults each page in, as for any
+ *       program), then load byte OFF again. Prints one line as hwpoison does;
+ *       a signal's addr is "load", "page" (the first page), "page+N" (page N
+ *       of the mapping) or printed.
+ *   poison pfn FILE OFF
+ *       Map the page of OFF of FILE (MAP_SHARED, read-only), load byte OFF and
+ *       print the page frame number the mapping shows in /proc/self/pagemap
+ *       (decimal; needs CAP_SYS_ADMIN, else the kernel shows 0: an error).
  *   poison devcmp DEV SECTOR LEN SEED FILEOFF
  *       O_DIRECT read of LEN bytes of DEV at SECTOR*512, compared with the
  *       pattern of SEED at the absolute offset FILEOFF (as pmemio wrote it
@@ -60,6 +71,8 @@ static void usage(void)
 	fprintf(stderr, "usage: poison sector FILE OFF [any]\n"
 			"       poison mmap-read FILE OFF\n"
 			"       poison hwpoison FILE OFF\n"
+			"       poison hwpoison-range FILE OFF NPAGES\n"
+			"       poison pfn FILE OFF\n"
 			"       poison devcmp DEV SECTOR LEN SEED FILEOFF\n");
 	exit(64);
 }
@@ -123,6 +136,7 @@ struct report {
 	int lsb[2];
 	uintptr_t addr[2];
 	uintptr_t page, load; /* addresses of the mapped page and of the loaded byte */
+	size_t len; /* bytes mapped from page */
 	int nsig_madvise; /* signals handled by the time madvise returned */
 	int then; /* 0 not tried, 1 ok, 2 sigbus */
 	unsigned char byte;
@@ -168,6 +182,10 @@ static void print_sig(int i)
 		printf(" addr=load");
 	else if (rep->addr[i] == rep->page)
 		printf(" addr=page");
+	else if (rep->addr[i] > rep->page && rep->addr[i] < rep->page + rep->len &&
+		 !((rep->addr[i] - rep->page) % (uintptr_t)sysconf(_SC_PAGESIZE)))
+		printf(" addr=page+%lu",
+		       (unsigned long)((rep->addr[i] - rep->page) / sysconf(_SC_PAGESIZE)));
 	else
 		printf(" addr=0x%lx(page 0x%lx load 0x%lx)", (unsigned long)rep->addr[i],
 		       (unsigned long)rep->page, (unsigned long)rep->load);
@@ -186,52 +204,69 @@ static int load(volatile unsigned char *p)
 	return 1;
 }
 
-static void child(const char *path, uint64_t off, bool hwpoison)
+/* What a child does with its mapping. */
+enum mode {
+	MODE_READ,	/* mmap-read: one load */
+	MODE_HWPOISON,	/* hwpoison: load, MADV_HWPOISON on the page, load */
+	MODE_RANGE,	/* hwpoison-range: MADV_HWPOISON on npages untouched pages, load */
+};
+
+static void on_sigbus_setup(void)
 {
-	long pg = sysconf(_SC_PAGESIZE);
-	uint64_t moff = off & ~(uint64_t)(pg - 1);
 	struct sigaction sa;
-	unsigned char *map;
-	int fd;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
+}
 
-	fd = open(path, hwpoison ? O_RDWR : O_RDONLY);
+static void child(const char *path, uint64_t off, enum mode mode, uint64_t npages)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t moff = off & ~(uint64_t)(pg - 1);
+	size_t len = mode == MODE_RANGE ? npages * pg : (size_t)pg;
+	bool rw = mode == MODE_HWPOISON;
+	unsigned char *map;
+	int fd;
+
+	on_sigbus_setup();
+
+	fd = open(path, rw ? O_RDWR : O_RDONLY);
 	if (fd < 0) {
 		snprintf(rep->err, sizeof(rep->err), "err %s in open", errname(errno));
 		_exit(1);
 	}
-	map = mmap(NULL, pg, hwpoison ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, moff);
+	map = mmap(NULL, len, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, moff);
 	if (map == MAP_FAILED) {
 		snprintf(rep->err, sizeof(rep->err), "err %s in mmap", errname(errno));
 		_exit(1);
 	}
 	rep->mapped = 1;
 	rep->page = (uintptr_t)map;
+	rep->len = len;
 	rep->load = (uintptr_t)(map + (off - moff));
-	if (!hwpoison) {
+	if (mode == MODE_READ) {
 		rep->then = load(map + (off - moff));
 		_exit(0);
 	}
-	/* Fault the page in first: MADV_HWPOISON needs it mapped. */
-	if (load(map) != 1) {
+	/* hwpoison: fault the page in first, as a program that uses it would have. */
+	if (mode == MODE_HWPOISON && load(map) != 1) {
 		snprintf(rep->err, sizeof(rep->err), "err SIGBUS on the first load of the page");
 		_exit(1);
 	}
 	rep->nsig = 0;
-	rep->madvise_errno = madvise(map, pg, MADV_HWPOISON) ? errno : 0;
+	rep->madvise_errno = madvise(map, len, MADV_HWPOISON) ? errno : 0;
 	rep->nsig_madvise = rep->nsig;
 	/* A signal sent during madvise has been handled on the way out of it. */
 	rep->then = load(map + (off - moff));
 	_exit(0);
 }
 
-static int cmd_mapped(const char *path, uint64_t off, bool hwpoison)
+static int cmd_mapped(const char *path, uint64_t off, enum mode mode, uint64_t npages)
 {
+	bool hwpoison = mode != MODE_READ;
 	pid_t pid;
 	int st;
 
@@ -245,7 +280,7 @@ static int cmd_mapped(const char *path, uint64_t off, bool hwpoison)
 	if (pid < 0)
 		return fail_errno("fork");
 	if (pid == 0)
-		child(path, off, hwpoison);
+		child(path, off, mode, npages);
 	if (waitpid(pid, &st, 0) < 0)
 		return fail_errno("waitpid");
 	if (WIFSIGNALED(st)) {
@@ -282,6 +317,51 @@ static int cmd_mapped(const char *path, uint64_t off, bool hwpoison)
 	else
 		printf("sigbus");
 	printf("\n");
+	return 0;
+}
+
+/* -------------------------------------------------------------------- pfn */
+
+static int cmd_pfn(const char *path, uint64_t off)
+{
+	static struct report self;
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t moff = off & ~(uint64_t)(pg - 1), ent, pfn;
+	unsigned char *map;
+	int fd, pm;
+
+	rep = &self;
+	on_sigbus_setup();
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return fail_errno("open");
+	map = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, moff);
+	if (map == MAP_FAILED)
+		return fail_errno("mmap");
+	if (load(map + (off - moff)) != 1) {
+		printf("err SIGBUS (code %s) on the load of offset %llu\n", code_name(self.code[0]),
+		       (unsigned long long)off);
+		return 1;
+	}
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	if (pm < 0)
+		return fail_errno("open(/proc/self/pagemap)");
+	if (pread(pm, &ent, sizeof(ent), (off_t)((uintptr_t)map / pg * sizeof(ent))) !=
+	    (ssize_t)sizeof(ent))
+		return fail_errno("pread(/proc/self/pagemap)");
+	close(pm);
+	munmap(map, pg);
+	close(fd);
+	if (!(ent >> 63 & 1)) {
+		printf("err ENODATA (page not present after the load) in pagemap\n");
+		return 1;
+	}
+	pfn = ent & ((1ULL << 55) - 1);
+	if (!pfn) {
+		printf("err EPERM (pagemap shows no pfn: needs CAP_SYS_ADMIN) in pagemap\n");
+		return 1;
+	}
+	printf("%llu\n", (unsigned long long)pfn);
 	return 0;
 }
 
@@ -326,9 +406,18 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "sector") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "any"))))
 		return cmd_sector(argv[2], num(argv[3]), argc == 5);
 	if (!strcmp(argv[1], "mmap-read") && argc == 4)
-		return cmd_mapped(argv[2], num(argv[3]), false);
+		return cmd_mapped(argv[2], num(argv[3]), MODE_READ, 1);
 	if (!strcmp(argv[1], "hwpoison") && argc == 4)
-		return cmd_mapped(argv[2], num(argv[3]), true);
+		return cmd_mapped(argv[2], num(argv[3]), MODE_HWPOISON, 1);
+	if (!strcmp(argv[1], "hwpoison-range") && argc == 5) {
+		uint64_t n = num(argv[4]);
+
+		if (!n || n > 1024)
+			usage();
+		return cmd_mapped(argv[2], num(argv[3]), MODE_RANGE, n);
+	}
+	if (!strcmp(argv[1], "pfn") && argc == 4)
+		return cmd_pfn(argv[2], num(argv[3]));
 	if (!strcmp(argv[1], "devcmp") && argc == 7)
 		return cmd_devcmp(argv[2], num(argv[3]), num(argv[4]), num(argv[5]), num(argv[6]));
 	usage();
