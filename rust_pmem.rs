@@ -399,32 +399,52 @@ impl Pmem {
     /// and its records stay.
     fn dax_clear_poison(&self, off: u64, len: u32, src: &Source<'_>) -> Result {
         let end = off.checked_add(len.into()).ok_or(EIO)?;
-        // Lock order: the bounce page, then the badblocks table's own seqlock.
-        let mut buf = self.bounce.lock();
         let first = off - off % PAGE_SIZE;
         let last = end.next_multiple_of(PAGE_SIZE);
-        // Plain writes are kept off these pages while any of them is rewritten.
-        let _closed = self
-            .page_has_poison(first, last)
-            .then(|| self.gate.close(first..last));
+        if self.backend == Backend::None
+            && self
+                .bb
+                .check(
+                    self.geo.offset_sector(first),
+                    (last - first) >> SECTOR_SHIFT,
+                )
+                .is_some()
+        {
+            // Nothing is written: the write fails before anything changes.
+            Stats::inc(&self.stats.failed_clears);
+            dev_warn!(
+                self.nd.dev(),
+                "cannot clear poison at offset {:#x}: no clear method\n",
+                off
+            );
+            return Err(EIO);
+        }
+        // Lock order: the bounce page, then the badblocks table's own seqlock.
+        let mut buf = self.bounce.lock();
+        // Plain writes are kept off these pages from the first page with known poison
+        // on, until the stores are done.
+        let mut closed = None;
+        let mut res = Ok(());
         let mut page_off = first;
         while page_off < end {
+            let mut bad = self.bad_sectors(page_off);
+            if bad != 0 && closed.is_none() {
+                closed = Some(self.gate.close(first..last));
+                bad = self.bad_sectors(page_off);
+            }
             let ws = off.max(page_off);
             let we = end.min(page_off + PAGE_SIZE);
-            self.rewrite_page(page_off, ws..we, ws - off, src, &mut buf[..])
-                .inspect_err(|_| Stats::inc(&self.stats.failed_clears))?;
+            if let Err(e) = self.rewrite_page(page_off, bad, ws..we, ws - off, src, &mut buf[..]) {
+                Stats::inc(&self.stats.failed_clears);
+                res = Err(e);
+                break;
+            }
             page_off += PAGE_SIZE;
         }
+        // The stores are ordered before the gate opens, on success and on failure.
         mce_copy::store_fence();
-        Ok(())
-    }
-
-    /// Whether known poison lies in the pages `first..last` (mapping offsets).
-    fn page_has_poison(&self, first: u64, last: u64) -> bool {
-        let sector = self.geo.offset_sector(first);
-        self.bb
-            .check(sector, (last - first) >> SECTOR_SHIFT)
-            .is_some()
+        drop(closed);
+        res
     }
 
     /// Bit `i` set when sector `i` of the page at `page_off` is known bad.
@@ -439,18 +459,18 @@ impl Pmem {
         bad
     }
 
-    /// Rewrites the page at `page_off` with the new bytes `write` (mapping offsets),
-    /// which start `pos` bytes into the source; the caller holds the engine's mutex and
-    /// has the gate closed if the page has known poison.
+    /// Rewrites the page at `page_off`, whose known bad sectors are `bad`, with the new
+    /// bytes `write` (mapping offsets), which start `pos` bytes into the source; the
+    /// caller holds the engine's mutex and has the gate closed if `bad` is not empty.
     fn rewrite_page(
         &self,
         page_off: u64,
+        bad: u8,
         write: core::ops::Range<u64>,
         pos: u64,
         src: &Source<'_>,
         buf: &mut [u8],
     ) -> Result {
-        let bad = self.bad_sectors(page_off);
         let rel = |o: u64| usize::try_from(o - page_off).map_err(|_| EINVAL);
         let (ws, we) = (rel(write.start)?, rel(write.end)?);
         let view = self.map.page(page_off, bad != 0)?;
@@ -461,11 +481,7 @@ impl Pmem {
             return view.store(ws, chunk, Store::Flushcache);
         }
         if self.backend == Backend::None {
-            dev_warn!(
-                self.nd.dev(),
-                "cannot clear poison at offset {:#x}: no clear method\n",
-                page_off
-            );
+            // Poison recorded after `dax_clear_poison` checked: nothing to clear it with.
             return Err(EIO);
         }
         let plan = clear_poison::plan_page(ws..we, bad)?;
