@@ -67,6 +67,14 @@ for run in "${runs[@]}"; do
 		continue
 	fi
 	read -r p _ f _ k _ <<<"${summary//,/}"
+	# The guest's plan ("1..N") against the cases it reported: a runner that stopped
+	# early or lost a case fails the VM.
+	plan=$(sed -n '/^KTAP version 1$/,$p' "$out" | grep -m1 -E '^1\.\.[0-9]+$' | cut -c4-)
+	echo "    # $name: ${plan:-no} cases planned, $((p + f + k)) reported"
+	if [ -z "$plan" ] || [ $((p + f + k)) -ne "$plan" ]; then
+		echo "    # $name: the guest reported $((p + f + k)) cases of ${plan:-an unknown number}"
+		f=$((f + 1))
+	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + k))
 	if [ "$f" -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name"; bad=1; fi
 done

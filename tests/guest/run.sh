@@ -158,9 +158,14 @@ prepare() {
 	done
 	drv_load || return 1
 	for ns in $(ns_list); do
-		if [ -z "$(ns_driver "$ns")" ]; then
+		d=$(ns_driver "$ns")
+		if [ -z "$d" ]; then
 			log "binding $ns"
 			ns_bind "$ns" || return 1
+		elif [ "$d" != "$(drv_name)" ]; then
+			# The case would test the other driver (nd_pmem in a rust run, or the reverse).
+			log "$ns is bound to $d, not to the driver under test, $(drv_name)"
+			return 1
 		fi
 	done
 	wait_pmem_devices
@@ -183,7 +188,7 @@ run_case() {
 	mark=$LAST_MARK
 	if ! prepare >"$log.prep" 2>&1; then
 		diag "$(cat "$log.prep")"
-		result fail "$name" "could not load the driver and bind both namespaces"
+		result fail "$name" "could not load the driver and bind both namespaces to it"
 		LAST_MARK=$(kmsg_mark "after $name")
 		return
 	fi
