@@ -69,7 +69,7 @@ for run in "${runs[@]}"; do
 	read -r p _ f _ k _ <<<"${summary//,/}"
 	# The guest's plan ("1..N") against the cases it reported: a runner that stopped
 	# early or lost a case fails the VM.
-	plan=$(sed -n '/^KTAP version 1$/,$p' "$out" | grep -m1 -E '^1\.\.[0-9]+$' | cut -c4-)
+	plan=$(awk '/^KTAP version 1$/ { k = 1 } k && /^1\.\.[0-9]+$/ { print substr($0, 4); exit }' "$out")
 	echo "    # $name: ${plan:-no} cases planned, $((p + f + k)) reported"
 	if [ -z "$plan" ] || [ $((p + f + k)) -ne "$plan" ]; then
 		echo "    # $name: the guest reported $((p + f + k)) cases of ${plan:-an unknown number}"
