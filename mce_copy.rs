@@ -150,6 +150,22 @@ impl PmemMap {
         })
     }
 
+    /// The result of a machine-check-safe copy of `total` bytes at `off`, cut to `tried`
+    /// by planted poison, that left `rem` of those not copied; a cut is an (emulated)
+    /// machine check at the first poisoned byte.
+    fn copied(
+        &self,
+        off: u64,
+        total: u32,
+        tried: u32,
+        rem: c_ulong,
+    ) -> core::result::Result<(), McError> {
+        if tried < total && rem == 0 {
+            self.machine_check(off + u64::from(tried));
+        }
+        short_copy(total, tried, rem)
+    }
+
     /// A copy at `off` stopped on (emulated) poison at `bad`: do to the page what the
     /// kernel's machine-check handling does (test build).
     #[cfg(rust_pmem_test)]
@@ -176,10 +192,7 @@ impl PmemMap {
         // SAFETY: `src` is valid for `total >= len` bytes (checked above); the bio is live
         // (borrowed) and its iterator covers `total` bytes of its pages.
         let rem = unsafe { glue::rpmem_copy_mc_to_bio(bio.as_raw(), bio.iter(), src, len) };
-        if len < total && rem == 0 {
-            self.machine_check(off + u64::from(len));
-        }
-        Ok(short_copy(total, len, rem))
+        Ok(self.copied(off, total, len, rem))
     }
 
     /// Stores the whole bio's data at `off` with non-temporal stores, in one call.
@@ -337,10 +350,7 @@ impl PageView<'_> {
         // SAFETY: `src` is valid for `total >= len` bytes (checked above) and `buf` for
         // `total` bytes.
         let rem = unsafe { glue::rpmem_copy_mc(buf.as_mut_ptr().cast(), src, len) };
-        if len < total && rem == 0 {
-            self.map.machine_check(off + u64::from(len));
-        }
-        Ok(short_copy(total, len, rem))
+        Ok(self.map.copied(off, total, len, rem))
     }
 
     /// Drops the CPU's cached copies of `in_page..in_page + len` before they are stored.
@@ -396,13 +406,19 @@ pub(crate) fn store_fence() {
     unsafe { glue::rpmem_store_fence() };
 }
 
-/// Copies `buf` into a bio segment's page, `from` bytes into the segment.
-pub(crate) fn copy_to_segment(seg: &Segment, from: u32, buf: &[u8]) -> Result {
-    let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+/// `len` as a `u32`, once `from..from + len` is checked to lie within the segment.
+fn segment_span(seg: &Segment, from: u32, len: usize) -> Result<u32> {
+    let len = u32::try_from(len).map_err(|_| EINVAL)?;
     let end = from.checked_add(len).ok_or(EINVAL)?;
     if end > seg.len {
         return Err(EINVAL);
     }
+    Ok(len)
+}
+
+/// Copies `buf` into a bio segment's page, `from` bytes into the segment.
+pub(crate) fn copy_to_segment(seg: &Segment, from: u32, buf: &[u8]) -> Result {
+    let len = segment_span(seg, from, buf.len())?;
     // SAFETY: `buf` is valid for `len` bytes; `seg.offset + from + len` stays within the
     // segment, which lies within its live page.
     unsafe {
@@ -418,11 +434,7 @@ pub(crate) fn copy_to_segment(seg: &Segment, from: u32, buf: &[u8]) -> Result {
 
 /// Copies `buf.len()` bytes of `page` from `off` into `buf` (a bio segment's data).
 pub(crate) fn copy_from_segment(buf: &mut [u8], seg: &Segment, from: u32) -> Result {
-    let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
-    let end = from.checked_add(len).ok_or(EINVAL)?;
-    if end > seg.len {
-        return Err(EINVAL);
-    }
+    let len = segment_span(seg, from, buf.len())?;
     // SAFETY: `buf` is valid for `len` bytes; `seg.offset + from + len` stays within the
     // segment, which lies within its live page.
     unsafe {
