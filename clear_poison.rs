@@ -135,7 +135,8 @@ impl Backend {
     }
 }
 
-/// Poison counters of a device, shown in debugfs.
+/// Counters of a device, shown in debugfs: poison handling, and the region flushes that
+/// `REQ_PREFLUSH` (`flushes`) and `REQ_FUA` (`fua`) bios asked for.
 #[derive(Default)]
 pub(crate) struct Stats {
     pub(crate) machine_checks: AtomicU64,
@@ -146,6 +147,8 @@ pub(crate) struct Stats {
     pub(crate) recovery_writes: AtomicU64,
     pub(crate) failed_clears: AtomicU64,
     pub(crate) simulated_failures: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) fua: AtomicU64,
 }
 
 impl Stats {
@@ -154,7 +157,7 @@ impl Stats {
     }
 
     /// `(name, value)` of every counter, in display order.
-    pub(crate) fn snapshot(&self) -> [(&'static str, u64); 8] {
+    pub(crate) fn snapshot(&self) -> [(&'static str, u64); 10] {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("machine_checks", g(&self.machine_checks)),
@@ -165,6 +168,8 @@ impl Stats {
             ("recovery_writes", g(&self.recovery_writes)),
             ("failed_clears", g(&self.failed_clears)),
             ("simulated_failures", g(&self.simulated_failures)),
+            ("flushes", g(&self.flushes)),
+            ("fua", g(&self.fua)),
         ]
     }
 }

@@ -199,6 +199,9 @@ pub(crate) struct Pmem {
     bb: BadBlocks,
     bb_range: (u64, u64),
     backend: Backend,
+    /// The region's flush may sleep (an asynchronous region: virtio-pmem's flush is a
+    /// request to the host that waits for its answer).
+    flush_sleeps: bool,
     stats: Stats,
     pagemap: Option<Pagemap>,
     dax: SetOnce<DaxDev>,
@@ -232,13 +235,21 @@ impl Pmem {
     /// The disk has `BLK_FEAT_NOWAIT`, so io_uring issues O_DIRECT I/O inline. This is the
     /// one place that decides what a `REQ_NOWAIT` bio may do: copies to and from the
     /// media, badblocks lookups and records (a seqlock and a spinlock), passing the write
-    /// gate (an RCU read-side section) and the region flush (flush-hint stores) never
-    /// sleep; clearing poison may (the bounce-page mutex, the platform's clear command,
+    /// gate (an RCU read-side section) and a synchronous region's flush (flush-hint stores)
+    /// never sleep; clearing poison may (the bounce-page mutex, the platform's clear command,
     /// page attributes and the private mapping of a poisoned page), and so may waiting
     /// for it, so a `REQ_NOWAIT` bio that needs any of that ends with `EAGAIN`
     /// (`BLK_STS_AGAIN`) before anything is changed, and the submitter retries it from a
     /// context that may sleep.
+    ///
+    /// On a region whose flush sleeps (virtio-pmem) a `REQ_NOWAIT` bio that asks for a
+    /// flush (`REQ_PREFLUSH` or `REQ_FUA`) ends with `EAGAIN` too, before anything is
+    /// written; plain I/O stays inline there.
     pub(crate) fn submit_bio(&self, bio: Bio) {
+        if bio.is_nowait() && self.flush_sleeps && (bio.is_preflush() || bio.is_fua()) {
+            bio.end(Err(EAGAIN));
+            return;
+        }
         if bio.is_nowait() && bio.is_write() && self.bb.any() {
             let (sector, bytes) = bio.span();
             if self.bb.check(sector, sectors(bytes.into())).is_some() {
@@ -247,6 +258,7 @@ impl Pmem {
             }
         }
         if bio.is_preflush() {
+            Stats::inc(&self.stats.flushes);
             if let Err(e) = self.nd.flush() {
                 bio.end(Err(e));
                 return;
@@ -263,6 +275,7 @@ impl Pmem {
             bio.end_acct(acct);
         }
         if res.is_ok() && bio.is_fua() {
+            Stats::inc(&self.stats.fua);
             match self.nd.flush_for(bio.as_raw()) {
                 Ok(true) => return bio.handed_off(),
                 Ok(false) => {}
@@ -867,6 +880,7 @@ impl PmemDevice {
                 bb: BadBlocks::new(nd)?,
                 bb_range: (info.bb_start, info.bb_end),
                 backend: Backend::select(nd.clear_caps()),
+                flush_sleeps: !info.sync,
                 stats: Stats::default(),
                 pagemap,
                 dax: SetOnce::new(),
