@@ -54,7 +54,7 @@ provision:
 run:
 	bash scripts/run.sh
 
-# rust_pmem's suite (memmap, nvdimm, nfit); check-c runs it on nd_pmem, the reference;
+# rust_pmem's suite (memmap, nvdimm, virtio, nfit); check-c runs it on nd_pmem, the reference;
 # DRIVERS="rust c" make check runs both.
 check:
 	bash tests/run.sh

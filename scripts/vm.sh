@@ -1,12 +1,13 @@
 #!/bin/bash
 # Boot the test kernel under QEMU (TCG) with virtme-ng, the build root as the guest's
 # root file system and the repository at /src, and run a command in it.
-# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm|nfit|real] [--flavour base|debug]
+# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm|virtio|nfit|real] [--flavour base|debug]
 #                      [--timeout S] [--qemu-opts OPTS] -- CMD...
 # Guest: 3 GiB RAM, 2 CPUs, and either two 512 MiB memmap= pmem regions above 4 GiB
 # (memmap: legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas
 # (nvdimm: ACPI NFIT regions, namespaces made with ndctl), backed by files in the build
-# root that are deleted when the VM ends, or no pmem (nfit: nfit_test's emulation), or
+# root that are deleted when the VM ends, or two 512 MiB virtio-pmem devices (virtio:
+# asynchronous regions, file-backed likewise), or no pmem (nfit: nfit_test's emulation), or
 # one big region of each bus (real: 8 GiB RAM, for ndctl's tests).
 . "$(dirname "$0")/lib.sh"
 
@@ -73,7 +74,20 @@ nvdimm)
 		opts+=" -device nvdimm,id=nv$i,memdev=nvmem$i,label-size=128K"
 	done
 	;;
-*) die "--pmem memmap|nvdimm|nfit|real" ;;
+# virtio-pmem: two 512 MiB virtio-pmem-pci devices, each its own nvdimm bus and
+# asynchronous region (a flush is a request to the host), file-backed like the NVDIMMs.
+virtio)
+	append=""
+	mkdir -p "$ROOT/var/tmp"
+	nvdir=$(mktemp -d "$ROOT/var/tmp/rust_pmem_vp.XXXXXX")
+	opts="-m 3G,slots=4,maxmem=8G"
+	for i in 0 1; do
+		truncate -s 512M "$nvdir/vp$i.img"
+		opts+=" -object memory-backend-file,id=vpmem$i,share=on,mem-path=${nvdir#"$ROOT"}/vp$i.img,size=512M"
+		opts+=" -device virtio-pmem-pci,memdev=vpmem$i,id=vp$i"
+	done
+	;;
+*) die "--pmem memmap|nvdimm|virtio|nfit|real" ;;
 esac
 # --qemu-opts: more QEMU options (make bench's ICOUNT=1 passes -icount).
 opts+=" $extra_opts"

@@ -2,7 +2,8 @@
 # In-guest test runner of rust_pmem: bash tests/guest/run.sh [NAMES...]
 #
 # Sets up the pmem (PMEM=memmap: the e820 namespaces; PMEM=nvdimm: an fsdax
-# namespace on each of two NFIT regions) and the driver (DRIVER=rust|c), runs each
+# namespace on each of two NFIT regions; PMEM=virtio: the raw namespaces of two
+# virtio-pmem devices) and the driver (DRIVER=rust|c), runs each
 # tests/guest/cases/NAME.sh in its own bash with a timeout and prints KTAP.
 # A case exits 0 (pass), 4 (skip; reason on its last "SKIP:" line) or
 # anything else (fail). Before each case the driver is loaded and both
@@ -51,7 +52,7 @@ ORDER=(kunit load_unload bind_memmap_namespace io_roundtrip io_persist_across_re
 	dax_mmap_sigbus dax_recovery_write dax_zero_range_clears dax_memory_failure
 	poison_rmw_race poison_clear_order lost_sector_survives_rebind poison_fsdax_offset
 	memory_failure_simulated memory_failure_unbind
-	poison_bad_input poison_backend_selected nowait_io_uring)
+	poison_bad_input poison_backend_selected nowait_io_uring nowait_async_flush)
 
 all_tests() {
 	local t f
@@ -93,6 +94,15 @@ setup() {
 		fi
 		wait_until "$POLL_TIMEOUT" eval '[ "$(ns_list | wc -l)" -ge 2 ]' ||
 			{ log "expected 2 namespaces, found: $(ns_list | tr '\n' ' ')"; return 1; }
+		;;
+	virtio)
+		# virtio_pmem binds the virtio-pmem-pci devices (udev loads it); each brings
+		# its own nvdimm bus with one asynchronous region and one raw namespace.
+		if [ "$(ns_list | wc -l)" -lt 2 ]; then
+			out=$(modprobe virtio_pmem 2>&1) || { log "modprobe virtio_pmem: $out"; return 1; }
+		fi
+		wait_until "$POLL_TIMEOUT" eval '[ "$(ns_list | wc -l)" -ge 2 ]' ||
+			{ log "expected 2 virtio-pmem namespaces, found: $(ns_list | tr '\n' ' ')"; return 1; }
 		;;
 	nvdimm)
 		wait_until "$POLL_TIMEOUT" eval '[ "$(nv_regions | wc -l)" -ge 2 ]' ||
