@@ -3,19 +3,22 @@
 # (rust_pmem; nd_pmem as DRIVER=c, the reference, with DRIVERS=c or "rust c": every test
 # must mean something there too) and each kind of pmem, one VM after the other (two side
 # by side on a 2-core host were slower in all: each guest has 2 vCPUs):
-#  - memmap: e820 namespaces from memmap=; nvdimm: QEMU NVDIMMs behind ACPI NFIT
-#    (tests/guest/run.sh, results memmap/NAME, nvdimm/NAME);
+#  - memmap: e820 namespaces from memmap=; nvdimm: QEMU NVDIMMs behind ACPI NFIT;
+#    virtio: virtio-pmem devices, asynchronous regions (tests/guest/run.sh, results
+#    memmap/NAME, nvdimm/NAME, virtio/NAME);
 #  - nfit: the kernel's nfit_test emulation (tests/ndctl/guest.sh: our cases, nfit/NAME,
 #    and with NDCTL_TESTS=all ndctl's own, ndctl/NAME);
 #  - real: one big memmap= region and one big NVDIMM, for ndctl's tests that need real
 #    pmem (tests/ndctl/guest.sh, ndctl/NAME; make check-ndctl).
 # Prints one KTAP document with a subtest per VM and ends with `N passed, N failed,
-# N skipped` over all. Env: DRIVERS=rust (or c, or "rust c"), PMEMS="memmap nvdimm nfit",
+# N skipped` over all. A VM fails when its guest reported fewer cases than it planned,
+# or a skip that tests/expected-skips does not list for its driver and pmem (or a case
+# listed there ran): each mismatch counts as a failure. Env: DRIVERS=rust (or c, or "rust c"), PMEMS="memmap nvdimm virtio nfit",
 # NDCTL_TESTS=ours|all, TESTS="names", RESULTS=dir (build/results), SKIP_BUILD=1,
 # FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
 . "$(dirname "$0")/../scripts/lib.sh"
 DRIVERS=${DRIVERS:-rust}
-PMEMS=${PMEMS:-memmap nvdimm nfit}
+PMEMS=${PMEMS:-memmap nvdimm virtio nfit}
 # On nfit, make check runs our own cases (tests/ndctl/cases); make check-ndctl adds
 # ndctl's suite (NDCTL_TESTS=all).
 NDCTL_TESTS=${NDCTL_TESTS:-ours}
@@ -30,6 +33,39 @@ if [[ " $PMEMS " = *" nfit "* || " $PMEMS " = *" real "* ]] && [ -z "${SKIP_BUIL
 fi
 RESULTS=${RESULTS:-$REPO/build/results}
 mkdir -p "$RESULTS"
+
+# check_skips DRIVER KIND LOG: every skip in LOG must be listed for DRIVER and KIND in
+# tests/expected-skips with the same reason, and every case listed there that ran must
+# have skipped. Prints a line per mismatch and returns their number (0: all as expected).
+check_skips() {
+	awk -v d="$1" -v k="$2" '
+		FNR == NR {
+			if ($0 ~ /^[ \t]*(#|$)/) next
+			if ($1 != d && $1 != "*") next
+			if ($2 != k) next
+			r = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", r)
+			key = $3
+			# A line for this driver wins over one for both.
+			if ($1 == d || !(key in want)) want[key] = r
+			next
+		}
+		match($0, /^[ \t]*(not )?ok [0-9]+ [^ ]+/) {
+			line = $0; sub(/^[ \t]*(not )?ok [0-9]+ /, "", line)
+			name = line; sub(/ .*/, "", name)
+			if (name ~ /^ndctl\//) next
+			case_ = name; sub(/^[^\/]+\//, "", case_)
+			skipped = (line ~ / # SKIP/)
+			reason = line; sub(/^[^#]*# SKIP ?/, "", reason)
+			if (skipped && !(case_ in want)) {
+				print "unexpected skip of " name " (" d "): " reason; bad++
+			} else if (skipped && want[case_] != reason) {
+				print "skip of " name " (" d ") for another reason: \"" reason "\", tests/expected-skips says \"" want[case_] "\""; bad++
+			} else if (!skipped && (case_ in want)) {
+				print "stale line in tests/expected-skips: " name " (" d ") ran: " line; bad++
+			}
+		}
+		END { exit bad > 100 ? 100 : bad }' "$REPO/tests/expected-skips" "$3"
+}
 
 read -ra drivers <<<"$DRIVERS"
 read -ra pmems <<<"$PMEMS"
@@ -80,6 +116,15 @@ for run in "${runs[@]}"; do
 			echo "    # $name: the guest reported $((p + f + k)) cases of $plan"
 			f=$((f + 1))
 		fi
+	fi
+	# Skips against tests/expected-skips: an unexpected one fails the VM.
+	nbad=0
+	skip_report=$(check_skips "$d" "$kind" <(sed -n '/^KTAP version 1$/,$p' "$out")) || nbad=$?
+	if [ "$nbad" -gt 0 ]; then
+		printf '%s\n' "$skip_report" | sed "s/^/    # $name: /"
+		f=$((f + nbad))
+	elif [ "$k" -gt 0 ]; then
+		echo "    # $name: $k skips, each listed in tests/expected-skips"
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + k))
 	if [ "$f" -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name"; bad=1; fi
