@@ -7,8 +7,10 @@
 # KERNEL_FLAVOUR=base|debug (default base; see reps).
 
 DRIVER=${DRIVER:-c}
-# The kind of pmem the VM has: memmap (two e820 namespaces from memmap=) or nvdimm
-# (two QEMU NVDIMMs behind ACPI NFIT; the runner makes an fsdax namespace on each).
+# The kind of pmem the VM has: memmap (two e820 namespaces from memmap=), nvdimm
+# (two QEMU NVDIMMs behind ACPI NFIT; the runner makes an fsdax namespace on each) or
+# virtio (two virtio-pmem devices: asynchronous regions, one raw namespace each; like
+# memmap a bus without commands, so poison is cleared by the store).
 PMEM=${PMEM:-memmap}
 # nvdimm: the nd devices the driver binds for pmem0 and pmem1 ("DEVICE DISK" lines).
 LAYOUT_FILE=/tmp/rust_pmem_layout
@@ -644,8 +646,26 @@ counter() {
 # counters_line DEV: all counters of DEV on one line.
 counters_line() { tr '\n' ' ' <"$(rust_dbg "$1")/counters"; }
 
-# expect_counter DEV NAME EXPECTED
-expect_counter() { expect_eq "counter $2 of $1" "$3" "$(counter "$1" "$2")"; }
+# expect_counter DEV NAME EXPECTED: also returns 1 when the counter is missing.
+expect_counter() {
+	local got
+	got=$(counter "$1" "$2")
+	[[ $got =~ ^[0-9]+$ ]] || { log "counter $2 of $1 missing: $(counters_line "$1" 2>&1)"; return 1; }
+	expect_eq "counter $2 of $1" "$3" "$got"
+}
+
+# require_counters DEV: on rust, fail unless DEV's counters file lists every counter
+# the tests read (an empty or old file must not make "before" equal "after").
+require_counters() {
+	local n
+	[ "$DRIVER" = rust ] || return 0
+	require_rust_debugfs "$1"
+	for n in machine_checks ranges_recorded cleared_legacy cleared_dsm cleared_movdir64b \
+		recovery_writes failed_clears simulated_failures flushes fua; do
+		[[ $(counter "$1" $n) =~ ^[0-9]+$ ]] ||
+			fail "counter $n missing in $(rust_dbg "$1")/counters: $(counters_line "$1" 2>&1)"
+	done
+}
 
 # require_rust_debugfs DEV: on rust, fail unless the debugfs directory of DEV
 # has the backend and counters files.
@@ -769,15 +789,93 @@ kprobe_count() { grep -c " $1:" "$KPROBE_TRACEFS/trace"; }
 
 # kprobe_count_stop NAME
 kprobe_count_stop() {
-	[ -n "$KPROBE_TRACEFS" ] || return 0
-	echo 0 >"$KPROBE_TRACEFS/events/kprobes/$1/enable" 2>/dev/null
-	echo "-:$1" >>"$KPROBE_TRACEFS/kprobe_events" 2>/dev/null
+	[ -n "${KPROBE_TRACEFS:-}" ] && [ -e "$KPROBE_TRACEFS/events/kprobes/$1/enable" ] || return 0
+	echo 0 >"$KPROBE_TRACEFS/events/kprobes/$1/enable"
+	echo "-:$1" >>"$KPROBE_TRACEFS/kprobe_events"
+}
+
+# ---------------------------------------------------------------- flushes observed
+# A flush on RAM-backed pmem changes nothing a test can read, so flushes are counted
+# where they reach the region: a kprobe on nvdimm_flush(), which both drivers call,
+# with a null bio for a REQ_PREFLUSH (and at unbind) and with the bio for a REQ_FUA
+# write; on virtio-pmem also on virtio_pmem_flush(), the request to the host. On
+# rust_pmem the driver's own counters (flushes, fua) must move by the same amounts.
+# Without kprobes the case fails: it would otherwise prove nothing.
+
+# flush_watch_start [DEV...]: start counting; on rust_pmem the counters of the disks
+# DEV... must account for every flush seen (none given: the kprobes alone, for flushes
+# the driver makes itself, as at unbind).
+flush_watch_start() {
+	flush_watch_stop
+	FLUSH_DEVS=("$@")
+	kprobe_count_start rpt_flush nvdimm_flush 'bio=%si:x64' ||
+		fail "no kprobe on nvdimm_flush: flushes cannot be observed"
+	if [ "$PMEM" = virtio ]; then
+		kprobe_count_start rpt_vflush virtio_pmem_flush ||
+			fail "no kprobe on virtio_pmem_flush: host flushes cannot be observed"
+	fi
+	FLUSH_C0=
+	if [ "$DRIVER" = rust ] && [ $# -gt 0 ]; then
+		FLUSH_C0=$(flush_counters) || fail "$FLUSH_C0"
+	fi
+	echo >"$KPROBE_TRACEFS/trace"
+}
+
+# flush_counters: "P F", the sums of rust_pmem's flushes and fua counters of FLUSH_DEVS.
+flush_counters() {
+	local d p=0 f=0 a b
+	for d in "${FLUSH_DEVS[@]}"; do
+		a=$(counter "$d" flushes) b=$(counter "$d" fua)
+		[[ "$a $b" =~ ^[0-9]+\ [0-9]+$ ]] ||
+			{ echo "no flushes/fua counters in $(rust_dbg "$d")/counters: $(counters_line "$d" 2>&1)"; return 1; }
+		p=$((p + a)) f=$((f + b))
+	done
+	echo "$p $f"
+}
+
+# flush_watch_take: sets FLUSH_SEEN to "P F": region flushes without a bio (REQ_PREFLUSH)
+# and with one (REQ_FUA) since the last start or take, and resets the count. Fails the
+# case when rust_pmem's counters disagree, or on virtio when the host saw a different
+# number. A statement, never inside $(...).
+flush_watch_take() {
+	local p f h=0 c1 dp df try
+	for try in 1 2; do
+		read -r p f < <(awk '/ rpt_flush:/ { if ($NF == "bio=0x0") p++; else f++ }
+			END { print p + 0, f + 0 }' "$KPROBE_TRACEFS/trace")
+		[ "$PMEM" = virtio ] && h=$(kprobe_count rpt_vflush)
+		dp=$p df=$f
+		if [ -n "$FLUSH_C0" ]; then
+			c1=$(flush_counters) || fail "$c1"
+			read -r dp df <<<"$c1"
+			dp=$((dp - ${FLUSH_C0% *})) df=$((df - ${FLUSH_C0#* }))
+		fi
+		# A flush in flight (a journal commit) may be counted by the driver and not
+		# yet seen by the probe, or the reverse: look again once it is done.
+		[ "$dp $df" = "$p $f" ] && { [ "$PMEM" != virtio ] || [ "$h" -eq $((p + f)) ]; } && break
+		sleep 1
+	done
+	echo >"$KPROBE_TRACEFS/trace"
+	[ -n "$FLUSH_C0" ] && FLUSH_C0=$c1
+	[ "$dp $df" = "$p $f" ] ||
+		fail "rust_pmem counted flushes/fua $dp $df, the region saw $p $f"
+	if [ "$PMEM" = virtio ] && [ "$h" -ne $((p + f)) ]; then
+		fail "region flushes $p (preflush) + $f (fua), but $h virtio_pmem_flush calls"
+	fi
+	FLUSH_SEEN="$p $f"
+}
+
+# flush_watch_stop
+flush_watch_stop() {
+	kprobe_count_stop rpt_flush
+	[ "$PMEM" = virtio ] && kprobe_count_stop rpt_vflush
+	return 0
 }
 
 # poison_require_memmap: the poison tests clear poison by writing over it, which
-# works on the memmap (e820) bus only; QEMU's NFIT cannot clear (backend "none").
+# works on buses without commands (memmap's e820, virtio-pmem); QEMU's NFIT cannot
+# clear (backend "none").
 poison_require_memmap() {
-	[ "${PMEM:-memmap}" = memmap ] ||
+	[ "${PMEM:-memmap}" != nvdimm ] ||
 		skip "clears poison by writing over it: QEMU NFIT has no clear-error command (writes over poison fail EIO there, see nvdimm/poison_backend_selected)"
 }
 
