@@ -3,7 +3,7 @@
 # on the mapped second page of a written file, on ext4 -o dax (no DAX holder
 # operations: the generic handler) and on xfs -o dax made with
 # -m rmapbt=1,reflink=0 (xfs_dax_notify_failure; kprobes on it and on
-# dax_holder_notify_failure show the path where tracefs allows). The mapping process gets
+# dax_holder_notify_failure show the path; the case fails without them). The mapping process gets
 # SIGBUS with si_code BUS_MCEERR_AR (it is the process that asked: the kernel
 # sends AR to current) at the page's address; madvise returns 0; no oops.
 # MADV_HWPOISON is a software-simulated failure (MF_SW_SIMULATED): the media is
@@ -13,7 +13,7 @@
 # rust_pmem's test build (has_latent) then raises a hardware-reported failure on
 # the same page, rewritten, through debugfs hw_memory_failure (the kernel's
 # memory_failure(pfn, 0)): the driver forwards it to the filesystem as well
-# (dax_holder_notify_failure, where kprobes work) and records the page (its 8
+# (dax_holder_notify_failure, seen by a kprobe) and records the page (its 8
 # sectors, from FIEMAP) in /sys/block/pmem0/badblocks, ranges_recorded one more,
 # simulated_failures unchanged; a load of it from a new mapping gets SIGBUS
 # BUS_MCEERR_AR at the loaded address and read(2) fails with EIO; the rest of the
@@ -62,21 +62,18 @@ restore_page() {
 	log "$1: after the clear the page maps and reads zeroes"
 }
 
-# kp_start: kprobes on dax_holder_notify_failure and xfs_dax_notify_failure; KP=1 if set.
+# kp_start: kprobes on dax_holder_notify_failure and xfs_dax_notify_failure (the case
+# fails without them).
 kp_start() {
-	KP=
 	kprobe_count_start rpt_holder dax_holder_notify_failure &&
-		kprobe_count_start rpt_xfs_nf xfs_dax_notify_failure && KP=1
+		kprobe_count_start rpt_xfs_nf xfs_dax_notify_failure ||
+		fail "no kprobes on the notify_failure path: it cannot be observed"
 }
 
 # kp_check WHAT: the driver's memory_failure reached dax_holder_notify_failure, and
-# xfs_dax_notify_failure on xfs only (judged by the rest alone without kprobes).
+# xfs_dax_notify_failure on xfs only.
 kp_check() {
 	local holder xfs_nf
-	if [ -z "$KP" ]; then
-		log "$1: (no kprobes: the memory_failure path is judged by its effects alone)"
-		return 0
-	fi
 	holder=$(kprobe_count rpt_holder) xfs_nf=$(kprobe_count rpt_xfs_nf)
 	kprobe_count_stop rpt_holder
 	kprobe_count_stop rpt_xfs_nf

@@ -37,15 +37,13 @@ dax_remount pmem0 "$MNT" || fail "remount failed"
 must_err EIO pmemio read "$F" $PG 4096
 must_err EIO pmemio read "$F" $((PG + 1024)) 512
 c0=$(recov)
-KP=
-kprobe_count_start rpt_recovery dax_recovery_write && KP=1
+kprobe_count_start rpt_recovery dax_recovery_write ||
+	fail "no kprobe on dax_recovery_write: the recovery path cannot be observed"
 must pmemio write "$F" $PG 4096 "$NEW"
-if [ -n "$KP" ]; then
-	n=$(kprobe_count rpt_recovery)
-	kprobe_count_stop rpt_recovery
-	log "dax_recovery_write calls during the whole-page pwrite: $n"
-	[ "$n" -ge 1 ] || fail "the whole-page pwrite did not go through dax_recovery_write"
-fi
+n=$(kprobe_count rpt_recovery)
+kprobe_count_stop rpt_recovery
+log "dax_recovery_write calls during the whole-page pwrite: $n"
+[ "$n" -ge 1 ] || fail "the whole-page pwrite did not go through dax_recovery_write"
 expect_bb pmem0 none || fail "whole-page pwrite did not clear the record"
 must pmemio verify "$F" $PG 4096 "$NEW"
 must pmemio verify "$F" 0 $PG "$SEED"

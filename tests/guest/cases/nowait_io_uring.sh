@@ -10,6 +10,8 @@
 # hands every request to a worker. fio's context switches per I/O are printed too,
 # but only as information: a busy io-wq worker need not sleep between requests, so
 # that figure depends on load and did not separate the drivers reliably.
+# The count itself is checked in the same run: a short job with fio's force_async=1
+# (IOSQE_ASYNC on every request) must show every request handed to a worker.
 set -u
 . "$(dirname "$0")/../lib.sh"
 require_tools
@@ -34,26 +36,42 @@ else
 fi
 
 TRACEFS=$(tracefs_dir) && [ -d "$TRACEFS/events/io_uring/io_uring_queue_async_work" ] ||
-	skip "kernel without tracefs or io_uring trace events"
+	fail "kernel without tracefs or io_uring trace events: the handoffs cannot be counted"
 INST=$TRACEFS/instances/rust_pmem_nowait
 rmdir $INST 2>/dev/null
 mkdir $INST || fail "cannot create tracefs instance $INST"
 on_exit 'echo 0 >$INST/events/io_uring/io_uring_queue_async_work/enable 2>/dev/null; rmdir $INST 2>/dev/null'
 echo 64 >$INST/buffer_size_kb
-echo 1 >$INST/events/io_uring/io_uring_queue_async_work/enable ||
-	fail "cannot enable io_uring_queue_async_work"
 
-fio --name=nowait --filename=$DEV --direct=1 --rw=randread --bs=4k --ioengine=io_uring \
-	--iodepth=16 --offset=$((256 * MiB)) --size=$((64 * MiB)) --time_based --runtime=4 \
-	--output-format=json --output=/tmp/nowait_fio.json >/dev/null 2>&1 ||
-	fail "fio io_uring job failed: $(tail -n 3 /tmp/nowait_fio.json 2>/dev/null)"
-echo 0 >$INST/events/io_uring/io_uring_queue_async_work/enable
-# Every event is either still in the ring buffer (entries) or was overwritten (overrun).
-punts=$(awk '/^(entries|overrun):/ {n += $2} END {print n + 0}' $INST/per_cpu/cpu*/stats)
-read -r ios ctx < <(python3 -c '
+# punts_of FIO-ARGS...: runs an io_uring fio job and sets IOS (its I/Os) and PUNTS (the
+# requests io_uring handed to io-wq workers meanwhile) and CTX (context switches).
+punts_of() {
+	echo 0 >$INST/events/io_uring/io_uring_queue_async_work/enable
+	echo >$INST/trace
+	echo 1 >$INST/events/io_uring/io_uring_queue_async_work/enable ||
+		fail "cannot enable io_uring_queue_async_work"
+	fio --name=nowait --filename=$DEV --direct=1 --rw=randread --bs=4k --ioengine=io_uring \
+		--offset=$((256 * MiB)) --size=$((64 * MiB)) --time_based \
+		--output-format=json --output=/tmp/nowait_fio.json "$@" >/dev/null 2>&1 ||
+		fail "fio io_uring job failed: $(tail -n 3 /tmp/nowait_fio.json 2>/dev/null)"
+	echo 0 >$INST/events/io_uring/io_uring_queue_async_work/enable
+	# Every event is either still in the ring buffer (entries) or was overwritten (overrun).
+	PUNTS=$(awk '/^(entries|overrun):/ {n += $2} END {print n + 0}' $INST/per_cpu/cpu*/stats)
+	read -r IOS CTX < <(python3 -c '
 import json
 d = json.load(open("/tmp/nowait_fio.json"))
 print(sum(j["read"]["total_ios"] for j in d["jobs"]), sum(j.get("ctx", 0) for j in d["jobs"]))')
+}
+
+# The count works: with IOSQE_ASYNC on every request, every request is a handoff.
+punts_of --iodepth=4 --runtime=1 --force_async=1
+[ "$IOS" -gt 100 ] || fail "io_uring force_async job did only $IOS I/Os"
+log "io_uring force_async=1: $IOS I/Os, $PUNTS handed to io-wq workers"
+[ "$PUNTS" -ge $((IOS * 9 / 10)) ] ||
+	fail "the handoff count does not work: $PUNTS of $IOS forced-async requests counted"
+
+punts_of --iodepth=16 --runtime=4
+ios=$IOS punts=$PUNTS ctx=$CTX
 [ "$ios" -gt 1000 ] || fail "io_uring job did only $ios I/Os"
 log "io_uring qd16: $ios I/Os, $punts handed to io-wq workers, $ctx context switches" \
 	"($(python3 -c "print(f'{$ctx / $ios:.4f}')") per I/O)"

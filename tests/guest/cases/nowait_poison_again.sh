@@ -38,6 +38,7 @@ sync
 echo 3 >/proc/sys/vm/drop_caches
 
 write_sectors pmem0 $BASE 32 "$SEED" || fail "writing the data failed"
+require_counters pmem0
 [ "$DRIVER" = rust ] && c0=$(counters_line pmem0)
 bb_add pmem0 $BAD 2
 

@@ -20,6 +20,7 @@ must "$NDCTL" inject-error --block=$BAD --count=2 "$NS"
 nfit_scrub nfit_test.0
 wait_until 30 bb_at_least "$BLK" 1 || fail "no badblocks after ARS"
 expect_bb "$BLK" "$BAD 2" || fail "badblocks do not match the injected range"
+require_counters "$BLK"
 [ "$DRIVER" = rust ] && c0=$(counters_line "$BLK")
 sync
 echo 3 >/proc/sys/vm/drop_caches

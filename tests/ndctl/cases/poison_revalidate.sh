@@ -11,6 +11,7 @@ set -u
 
 nfit_namespace fsdax
 expect_bb "$BLK" none || fail "new namespace has badblocks"
+require_counters "$BLK"
 [ "$DRIVER" = rust ] && mc0=$(counter "$BLK" machine_checks)
 
 # ndctl inject-error counts sectors from the start of the namespace, the disk starts
