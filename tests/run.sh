@@ -15,6 +15,7 @@
 # or a skip that tests/expected-skips does not list for its driver and pmem (or a case
 # listed there ran): each mismatch counts as a failure. Env: DRIVERS=rust (or c, or "rust c"), PMEMS="memmap nvdimm virtio nfit",
 # NDCTL_TESTS=ours|all, TESTS="names", RESULTS=dir (build/results), SKIP_BUILD=1,
+# EXPECTED_SKIPS=file (tests/expected-skips),
 # FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
 . "$(dirname "$0")/../scripts/lib.sh"
 DRIVERS=${DRIVERS:-rust}
@@ -34,6 +35,7 @@ fi
 RESULTS=${RESULTS:-$REPO/build/results}
 mkdir -p "$RESULTS"
 
+EXPECTED_SKIPS=${EXPECTED_SKIPS:-$REPO/tests/expected-skips}
 # check_skips DRIVER KIND LOG: every skip in LOG must be listed for DRIVER and KIND in
 # tests/expected-skips with the same reason, and every case listed there that ran must
 # have skipped. Prints a line per mismatch and returns their number (0: all as expected).
@@ -64,7 +66,7 @@ check_skips() {
 				print "stale line in tests/expected-skips: " name " (" d ") ran: " line; bad++
 			}
 		}
-		END { exit bad > 100 ? 100 : bad }' "$REPO/tests/expected-skips" "$3"
+		END { exit bad > 100 ? 100 : bad }' "$EXPECTED_SKIPS" "$3"
 }
 
 read -ra drivers <<<"$DRIVERS"
