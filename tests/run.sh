@@ -123,7 +123,7 @@ for run in "${runs[@]}"; do
 	nbad=0
 	skip_report=$(check_skips "$d" "$kind" <(sed -n '/^KTAP version 1$/,$p' "$out")) || nbad=$?
 	if [ "$nbad" -gt 0 ]; then
-		printf '%s\n' "$skip_report" | sed "s/^/    # $name: /"
+		printf '%s\n' "$skip_report" | sed "s|^|    # $name: |"
 		f=$((f + nbad))
 	elif [ "$k" -gt 0 ]; then
 		echo "    # $name: $k skips, each listed in tests/expected-skips"
