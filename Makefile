@@ -16,6 +16,11 @@ ifeq ($(RUST_PMEM_TEST),1)
 rustflags-y += --cfg rust_pmem_test
 ccflags-y += -DRUST_PMEM_TEST
 endif
+# RUST_PMEM_KUNIT=1: the KUnit suites (where the kernel has CONFIG_KUNIT); without it the
+# module carries none, as the production build.
+ifeq ($(RUST_PMEM_KUNIT),1)
+rustflags-y += --cfg rust_pmem_kunit
+endif
 # RUST_PMEM_NFIT=1: the nfit_test build (implies the test build). As tools/testing/nvdimm
 # relinks pmem.c, the mapping calls of this module's own objects are wrapped at its
 # `ld -r`, so on nfit_test's emulated regions they reach nfit_test_iomap.ko; elsewhere

@@ -356,7 +356,7 @@ impl Drop for GateClosed<'_> {
     }
 }
 
-#[cfg(CONFIG_KUNIT)]
+#[cfg(all(CONFIG_KUNIT, rust_pmem_kunit))]
 #[kunit_tests(rust_pmem_clear_poison)]
 mod tests {
     use super::*;

@@ -86,6 +86,7 @@ fn show_counters(pmem: &Arc<Pmem>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 /// Parses "SECTOR LENGTH" (decimal, LENGTH > 0, optional trailing newline).
+#[cfg(any(rust_pmem_test, all(CONFIG_KUNIT, rust_pmem_kunit)))]
 pub(crate) fn parse_range(input: &[u8]) -> Result<(u64, u64)> {
     let s = core::str::from_utf8(input).map_err(|_| EINVAL)?;
     let s = s.strip_suffix('\n').unwrap_or(s);
@@ -157,7 +158,7 @@ fn hw_memory_failure(pmem: &Arc<Pmem>, reader: &mut UserSliceReader) -> Result {
     pmem.hw_memory_failure(sector, len)
 }
 
-#[cfg(CONFIG_KUNIT)]
+#[cfg(all(CONFIG_KUNIT, rust_pmem_kunit))]
 #[kunit_tests(rust_pmem_debugfs)]
 mod tests {
     use super::*;

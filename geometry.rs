@@ -85,7 +85,7 @@ impl Geometry {
     }
 }
 
-#[cfg(CONFIG_KUNIT)]
+#[cfg(all(CONFIG_KUNIT, rust_pmem_kunit))]
 #[kunit_tests(rust_pmem)]
 mod tests {
     use super::*;
