@@ -16,9 +16,18 @@
 # listed there ran): each mismatch counts as a failure. Env: DRIVERS=rust (or c, or "rust c"), PMEMS="memmap nvdimm virtio nfit",
 # NDCTL_TESTS=ours|all, TESTS="names", RESULTS=dir (build/results), SKIP_BUILD=1,
 # EXPECTED_SKIPS=file (tests/expected-skips),
-# FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug).
+# FLAVOUR=debug (the KASAN/lockdep/kmemleak kernel: make check-debug), KERNEL=debian.
 . "$(dirname "$0")/../scripts/lib.sh"
 DRIVERS=${DRIVERS:-rust}
+# KERNEL=debian (make check KERNEL=debian): Debian's stock kernel instead of the project's
+# (scripts/debian-kernel.sh); rust_pmem's production build, and its test build for the
+# cases that plant poison. nfit_test is a test-only module tree of the project's kernel.
+if [ "${KERNEL:-}" = debian ]; then
+	FLAVOUR=debian
+	PMEMS=${PMEMS:-memmap nvdimm}
+	[[ " $PMEMS " != *" nfit "* && " $PMEMS " != *" real "* ]] ||
+		die "nfit and real need the project's kernel (nfit_test), not KERNEL=debian"
+fi
 PMEMS=${PMEMS:-memmap nvdimm virtio nfit}
 # On nfit, make check runs our own cases (tests/ndctl/cases); make check-ndctl adds
 # ndctl's suite (NDCTL_TESTS=all).
@@ -27,12 +36,16 @@ FLAVOUR=${FLAVOUR:-base}
 export FLAVOUR
 # The suite needs the test build (debugfs latent-poison injection).
 # SKIP_BUILD=1 runs what is built (e.g. while another run builds nothing new).
-[ -n "${SKIP_BUILD:-}" ] || RUST_PMEM_TEST=1 bash "$REPO/scripts/build-module.sh" >&2
+if [ -z "${SKIP_BUILD:-}" ]; then
+	RUST_PMEM_TEST=1 RUST_PMEM_KUNIT=1 bash "$REPO/scripts/build-module.sh" >&2
+	# The stock kernel's run tests the production build too.
+	[ "$FLAVOUR" != debian ] || bash "$REPO/scripts/build-module.sh" >&2
+fi
 # nfit: nfit_test's modules, rust_pmem's nfit_test build and ndctl's suite.
 if [[ " $PMEMS " = *" nfit "* || " $PMEMS " = *" real "* ]] && [ -z "${SKIP_BUILD:-}" ]; then
 	bash "$REPO/tests/ndctl/build.sh" >&2 || die "the nfit_test/ndctl build failed"
 fi
-RESULTS=${RESULTS:-$REPO/build/results}
+RESULTS=${RESULTS:-$REPO/build/results${KERNEL:+/$KERNEL}}
 mkdir -p "$RESULTS"
 
 EXPECTED_SKIPS=${EXPECTED_SKIPS:-$REPO/tests/expected-skips}
@@ -121,7 +134,9 @@ for run in "${runs[@]}"; do
 	fi
 	# Skips against tests/expected-skips: an unexpected one fails the VM.
 	nbad=0
-	skip_report=$(check_skips "$d" "$kind" <(sed -n '/^KTAP version 1$/,$p' "$out")) || nbad=$?
+	# (The stock kernel's skips are listed under debian:KIND.)
+	mkind=$kind; [ "$FLAVOUR" = debian ] && mkind=debian:$kind
+	skip_report=$(check_skips "$d" "$mkind" <(sed -n '/^KTAP version 1$/,$p' "$out")) || nbad=$?
 	if [ "$nbad" -gt 0 ]; then
 		printf '%s\n' "$skip_report" | sed "s|^|    # $name: |"
 		f=$((f + nbad))
