@@ -1,7 +1,8 @@
 #!/bin/bash
 # Boot the test kernel under QEMU (TCG) with virtme-ng, the build root as the guest's
 # root file system and the repository at /src, and run a command in it.
-# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm|virtio|nfit|real] [--flavour base|debug]
+# Usage: scripts/vm.sh [--driver rust|c] [--pmem memmap|nvdimm|virtio|nfit|real]
+#                      [--flavour base|debug|debian]
 #                      [--timeout S] [--qemu-opts OPTS] -- CMD...
 # Guest: 3 GiB RAM, 2 CPUs, and either two 512 MiB memmap= pmem regions above 4 GiB
 # (memmap: legacy e820 namespaces), or two 1 GiB QEMU NVDIMMs with 128 KiB label areas
@@ -24,8 +25,18 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || die "usage: vm.sh [--driver rust|c] -- CMD..."
-KD=$(kdir_in_root "$FLAVOUR")
-[ -e "$ROOT$KD/../built" ] || die "no kernel built for $FLAVOUR: run scripts/provision.sh"
+ko_env="RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko"
+if [ "$FLAVOUR" = debian ]; then
+	# Debian's stock kernel, as installed in the build root, with its own modules; the
+	# guest gets rust_pmem's production build and, for the cases that inject poison, its
+	# test build (RUST_PMEM_TEST_KO).
+	KD=/boot/vmlinuz-$(bash "$REPO/scripts/debian-kernel.sh")
+	[ -e "$ROOT$KD" ] || die "no $KD in the build root"
+	ko_env+=" RUST_PMEM_TEST_KO=/src/build/ko/debian/test/rust_pmem.ko"
+else
+	KD=$(kdir_in_root "$FLAVOUR")
+	[ -e "$ROOT$KD/../built" ] || die "no kernel built for $FLAVOUR: run scripts/provision.sh"
+fi
 
 # Removed on exit: what is left of the VM's process group (`timeout` kills only vng, not
 # the QEMU it started), its output file, and this VM's NVDIMM backing files.
@@ -101,17 +112,17 @@ qemu=()
 # default) lets the guest cache the root's entries, attributes and data: nothing changes
 # it while the VM runs (its writable parts are tmpfs overlays; /src is another mount).
 # The kernel keeps the last rootflags=, so this repeats virtme-ng's options and adds cache=.
-root_cache=; [ "$FLAVOUR" = base ] || root_cache=loose
+root_cache=; [ "$FLAVOUR" = debug ] && root_cache=loose
 root_cache=${ROOT_CACHE-$root_cache}
 [ -z "$root_cache" ] || append+=" rootflags=version=9p2000.L,trans=virtio,access=any,cache=$root_cache"
 cmd=$(printf '%q ' "$@")
 # The debug kernel (KASAN, lockdep, kmemleak) runs everything several times slower.
-scale=1; [ "$FLAVOUR" = base ] || scale=4
+scale=1; [ "$FLAVOUR" = debug ] && scale=4
 # The whole VM's limit: 50 minutes, 4 times that on the debug kernel.
 TIMEOUT=${TIMEOUT:-$((3000 * scale))}
 # The guest prints MARK first: it shows that the guest booted and started the command.
 MARK="vm.sh: guest command starting"
-guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM KERNEL_FLAVOUR=$FLAVOUR TIMEOUT_SCALE=$scale RUST_PMEM_KO=/src/build/ko/$FLAVOUR/rust_pmem.ko TOOLS_DIR=/src/build/tools; cd /src && $cmd"
+guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM KERNEL_FLAVOUR=$FLAVOUR TIMEOUT_SCALE=$scale $ko_env TOOLS_DIR=/src/build/tools; cd /src && $cmd"
 # Start-up watchdog: a guest that has not started the command BOOT_WAIT seconds after
 # QEMU started is killed and booted again, up to BOOT_TRIES boots in all. Guests were
 # seen to hang in the kernel's early boot under TCG (the printk clock stopped, around the
@@ -123,7 +134,7 @@ guest="echo '$MARK'; export DRIVER=$DRIVER PMEM=$PMEM KERNEL_FLAVOUR=$FLAVOUR TI
 # The debug kernel's guest started its command 13-20 minutes after QEMU with an uncached
 # root (udev's coldplug alone was queued at 482 s), 10.5 minutes with ROOT_CACHE=loose
 # (2026-12-02): it gets 40.
-boot_wait=300; [ "$FLAVOUR" = base ] || boot_wait=2400
+boot_wait=300; [ "$FLAVOUR" = debug ] && boot_wait=2400
 BOOT_WAIT=${BOOT_WAIT:-$boot_wait} BOOT_TRIES=${BOOT_TRIES:-3}
 out=$(mktemp /tmp/rust_pmem_vm.XXXXXX)
 export -f in_root
