@@ -53,6 +53,22 @@ on_exit() {
 	trap 'exit 143' TERM INT
 }
 
+# kernel_option NAME: y, m or n for CONFIG_NAME of the running kernel (from
+# /proc/config.gz or /boot/config-RELEASE), "unknown" when neither is there.
+kernel_option() {
+	local c v
+	if [ -r /proc/config.gz ]; then
+		c=$(zcat /proc/config.gz)
+	elif [ -r "/boot/config-$(uname -r)" ]; then
+		c=$(cat "/boot/config-$(uname -r)")
+	else
+		echo unknown
+		return
+	fi
+	v=$(printf '%s\n' "$c" | sed -n "s/^CONFIG_$1=//p")
+	echo "${v:-n}"
+}
+
 # ---------------------------------------------------------------- tools
 
 pmemio() { "$TOOLS_DIR/pmemio" "$@"; }

@@ -35,10 +35,19 @@ if [ -z "${RUST_PMEM_STAGED:-}" ]; then
 		cp "$RUST_PMEM_KO" "$STAGE/rust_pmem.ko"
 		export RUST_PMEM_KO=$STAGE/rust_pmem.ko
 	fi
+	if [ -f "${RUST_PMEM_TEST_KO:-}" ]; then
+		mkdir "$STAGE/test"
+		cp "$RUST_PMEM_TEST_KO" "$STAGE/test/rust_pmem.ko"
+		export RUST_PMEM_TEST_KO=$STAGE/test/rust_pmem.ko
+	fi
 	export RUST_PMEM_STAGED=1 TOOLS_DIR=$STAGE/tools
 	exec bash "$STAGE/guest/run.sh" "$@"
 fi
 CASES=${CASES_DIR:-$HERE/cases}
+# Two builds of rust_pmem (the stock kernel's run: RUST_PMEM_TEST_KO set): the production
+# build for every case but those marked "# rust_pmem: test build", which get the test
+# build; the runner reloads the driver when a case needs the other one.
+PROD_KO=$RUST_PMEM_KO
 
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 LOGDIR=$(mktemp -d /tmp/rust_pmem_tests.XXXXXX)
@@ -131,6 +140,10 @@ kunit_test() {
 		result skip kunit "kunit tests are rust_pmem's own"
 		return
 	fi
+	if [ "$(kernel_option KUNIT)" = n ]; then
+		result skip kunit "CONFIG_KUNIT is not set in $(uname -r)"
+		return
+	fi
 	lines=$(dmesg_since "$SETUP_MARK")
 	# The suite's block: from "# Subtest: rust_pmem" to its result line.
 	printf '%s\n' "$lines" | awk '
@@ -157,6 +170,11 @@ kunit_test() {
 prepare() {
 	local d r ns
 	cleanup_mounts
+	if [ "$DRIVER" = rust ] && [ "${LOADED_KO:-$RUST_PMEM_KO}" != "$RUST_PMEM_KO" ] && drv_loaded; then
+		log "loading $RUST_PMEM_KO instead of $LOADED_KO"
+		drv_unload || return 1
+	fi
+	LOADED_KO=$RUST_PMEM_KO
 	for r in $(ls "$ND_SYS/devices" | grep '^region'); do
 		if [ "$(region_ro "$r" 2>/dev/null)" = 1 ]; then
 			log "restoring $r read_only=0"
@@ -196,6 +214,10 @@ run_case() {
 		return
 	fi
 	mark=$LAST_MARK
+	export RUST_PMEM_KO=$PROD_KO
+	if [ -n "${RUST_PMEM_TEST_KO:-}" ] && grep -q '^# rust_pmem: test build' "$CASES/$name.sh"; then
+		RUST_PMEM_KO=$RUST_PMEM_TEST_KO
+	fi
 	if ! prepare >"$log.prep" 2>&1; then
 		diag "$(cat "$log.prep")"
 		result fail "$name" "could not load the driver and bind both namespaces to it"

@@ -26,6 +26,8 @@
 # mounts and mappings of the page work; the namespace is not unbound (an unbind with
 # xfs rmapbt=1 mounted hangs in nd_pmem). After the clear, the page maps and reads
 # zeroes on a new mount.
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0

@@ -8,6 +8,8 @@
 # the data reads back with no machine check. A write over latent poison that
 # was never read removes it too.
 # nd_pmem has no latent poison injection: skipped there.
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 [ "$DRIVER" = rust ] || skip "beyond nd_pmem: latent poison injection is rust_pmem's debugfs"

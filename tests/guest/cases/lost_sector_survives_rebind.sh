@@ -13,6 +13,8 @@
 # full-page write then clears it for good: no record after a rebind, the page
 # reads the new data.
 # nd_pmem has no planted poison: the case is rust_pmem's (skip on nd_pmem).
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0

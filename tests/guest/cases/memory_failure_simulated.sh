@@ -35,6 +35,8 @@
 # dax_memory_failure raise.)
 # nd_pmem: all of the MADV_HWPOISON part; hw_memory_failure is rust_pmem's test
 # build, so the case ends skipped there after the rest passed.
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0

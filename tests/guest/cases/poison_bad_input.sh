@@ -10,6 +10,8 @@
 # (no latent poison planted by inject_poison; the latent poison planted
 # before is still there after the refused clear_poison writes). Controls:
 # "SECTOR 1\n" at the last sector is accepted by both files.
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0

@@ -18,6 +18,8 @@
 #     post-EOF page that took the machine check (the recipe of
 #     dax_zero_range_clears); the page reads zeroes.
 # nd_pmem has no planted poison: the case is rust_pmem's (skip on nd_pmem).
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0

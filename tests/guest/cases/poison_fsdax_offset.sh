@@ -17,6 +17,8 @@
 #     badblocks are exactly F + D/512, the data written through the fsdax view
 #     is at that offset; a write over it clears it for good.
 # nd_pmem has no planted poison: the case is rust_pmem's (skip on nd_pmem).
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem1

@@ -35,6 +35,8 @@
 # each device (away from the first and last MiB, which udev reads).
 # ROUNDS: 1000 per device, 200 on the debug kernel (lib.sh's reps), or RMW_ROUNDS.
 # PMEM=nvdimm: skipped (QEMU's NFIT cannot clear poison).
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0 pmem1

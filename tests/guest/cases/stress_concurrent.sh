@@ -32,6 +32,8 @@
 # poison); on DRIVER=c no debugfs reads or latent poison (rust_pmem's own); the log
 # says so.
 # timeout: 400
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 require_poison_tools

@@ -14,6 +14,8 @@
 #     which reads the page's good sectors back; it finds the latent poison,
 #     records that sector (it stays bad), clears the written one and keeps the
 #     other sectors' data.
+# rust_pmem: test build (plants poison through its debugfs; on a kernel where the
+# production build is tested, this case loads the test build)
 set -u
 . "$(dirname "$0")/../lib.sh"
 poison_test_setup pmem0
