@@ -2,13 +2,11 @@
 # Prepare Debian's own kernel (the stock `linux-image-*-amd64` of the same Debian version
 # as the project's linux-source-$KMAJOR) for building rust_pmem against it, idempotently:
 #   1. install that kernel's image, modules and headers into the build root;
-#   2. check that the build root's rustc and bindgen print exactly the version texts the
-#      headers' .config records (Rust metadata is only usable by the compiler that made
-#      it, and the kernel's bindings are only those of its bindgen);
-#   3. recreate the Rust metadata the headers package lacks (rust/*.rmeta, the macros
-#      proc-macro library, the generated bindings): linux-source-$KMAJOR configured with
-#      the headers' .config, `make modules_prepare`, and the headers' Module.symvers;
-#   4. print the kernel release (e.g. 7.3.4+deb13-amd64).
+#   2. recreate the Rust metadata the headers package lacks (scripts/rust-metadata.sh:
+#      it first checks that the build root's rustc, bindgen and gcc print exactly the
+#      version texts the headers' .config records: Rust metadata is only usable by the
+#      compiler that made it);
+#   3. print the kernel release (e.g. 7.3.4+deb13-amd64).
 # The tree is /kbuild/debian-RELEASE/linux in the build root; it is made once.
 # Usage: scripts/debian-kernel.sh   (prints the release on stdout; progress on stderr)
 . "$(dirname "$0")/lib.sh"
@@ -44,48 +42,13 @@ if ! in_root dpkg -s "linux-image-$release" "linux-headers-$release" >/dev/null 
 fi
 HDR=/usr/src/linux-headers-$release
 KD=/kbuild/debian-$release/linux
-[ -e "$ROOT$KD/../built" ] && { echo "$release"; exit 0; }
-
-cfg() { sed -n "s/^$1=\"\\(.*\\)\"\$/\\1/p" "$ROOT$HDR/.config"; }
-grep -qx 'CONFIG_RUST=y' "$ROOT$HDR/.config" || die "Debian's $release is built without CONFIG_RUST"
-want_rustc=$(cfg CONFIG_RUSTC_VERSION_TEXT) want_bindgen=$(cfg CONFIG_BINDGEN_VERSION_TEXT)
-have_rustc=$(in_root rustc --version) have_bindgen=$(in_root bindgen --version)
-[ "$want_rustc" = "$have_rustc" ] ||
-	die "Debian's $release was built with '$want_rustc'; the build root has '$have_rustc': Rust modules for it need that exact compiler"
-[ "$want_bindgen" = "$have_bindgen" ] ||
-	die "Debian's $release was built with '$want_bindgen'; the build root has '$have_bindgen'"
-# The C compiler by the name Debian's build called it (CONFIG_CC_VERSION_TEXT's first
-# word, e.g. x86_64-linux-gnu-gcc-14); the same version must answer to it here.
-want_cc=$(cfg CONFIG_CC_VERSION_TEXT)
-cc=${want_cc%% *}
-have_cc=$(in_root "$cc" --version 2>/dev/null | head -n 1) || true
-[ "$want_cc" = "$have_cc" ] ||
-	die "Debian's $release was built with '$want_cc'; the build root's $cc says '${have_cc:-nothing}'"
-log "stock kernel $release: $want_rustc, $want_bindgen, $want_cc"
-
-prepare_tree() {
-	rm -rf "$ROOT/kbuild/debian-$release"
-	mkdir -p "$ROOT/kbuild/debian-$release"
-	# olddefconfig must leave the headers' .config as it is: same source, same options.
-	in_root /bin/sh -c "set -e; cd /kbuild/debian-$release
-		tar -xaf /usr/src/linux-source-$KMAJOR.tar.xz
-		mv linux-source-$KMAJOR linux
-		cp $HDR/.config linux/.config
-		make -s -C linux KERNELRELEASE=$release CC=$cc olddefconfig
-		grep -v '^#[^ ]\\|^# [^C]' $HDR/.config >/tmp/want.config
-		grep -v '^#[^ ]\\|^# [^C]' linux/.config >/tmp/have.config
-		if ! cmp -s /tmp/want.config /tmp/have.config; then
-			diff /tmp/want.config /tmp/have.config | head -n 20
-			echo 'the headers .config changed under olddefconfig with this source'; exit 1
-		fi
-		make -s -C linux -j\$(nproc) KERNELRELEASE=$release CC=$cc modules_prepare
-		cp $HDR/Module.symvers linux/Module.symvers" \
+if [ ! -e "$ROOT$KD/../prepared" ]; then
+	log "recreating the Rust metadata of Debian's $release from linux-source-$KMAJOR (about a minute)"
+	step "Rust metadata for Debian's $release" in_root bash /src/scripts/rust-metadata.sh \
+		"$release" "$HDR" "/usr/src/linux-source-$KMAJOR.tar.xz" "/kbuild/debian-$release" \
 		>"$CACHE/debian-kernel-$release.log" 2>&1 || {
 		tail -n 30 "$CACHE/debian-kernel-$release.log" >&2
 		die "preparing the Rust metadata for $release failed (log: $CACHE/debian-kernel-$release.log)"
 	}
-	printf '%s\n' "KERNELRELEASE=$release" "CC=$cc" >"$ROOT/kbuild/debian-$release/make-args"
-	touch "$ROOT/kbuild/debian-$release/built"
-}
-step "Rust metadata for Debian's $release" prepare_tree >&2
+fi
 echo "$release"
