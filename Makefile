@@ -43,7 +43,7 @@ SHELL := /bin/bash
 # Build against your own kernel tree: make KDIR=/path/to/linux-7.3 [CLIPPY=1]
 KDIR ?=
 
-.PHONY: all module run check check-c check-debug check-ndctl bench provision rustfmt rustfmtcheck clean
+.PHONY: all module run check check-c check-debug check-ndctl check-dkms bench provision rustfmt rustfmtcheck clean
 
 ifneq ($(KDIR),)
 all module:
@@ -66,6 +66,11 @@ check:
 
 check-c:
 	DRIVERS=c bash tests/run.sh
+
+# The rust-pmem-dkms package on Debian's stock kernel: build, lintian, apt install, dkms,
+# modprobe in a VM (tests/dkms.sh).
+check-dkms:
+	bash tests/dkms.sh
 
 # The debug kernel runs rust_pmem's suite on both kinds of pmem (DRIVERS="rust c" adds
 # nd_pmem's).

@@ -39,6 +39,12 @@ top=$(tar -taf "$tarball" | head -n 1 || true)
 top=${top%%/*}
 tar -xaf "$tarball" -C "$out"
 mv "$out/$top" "$out/linux"
+# The source's version (Makefile's VERSION.PATCHLEVEL.SUBLEVEL) must be the release's.
+ver=$(make -s -C "$out/linux" kernelversion 2>/dev/null)
+case $release in
+"$ver" | "$ver"[!0-9]*) ;;
+*) rm -rf "$out/linux"; die "$tarball is Linux $ver, but the kernel is $release: install the source of $release" ;;
+esac
 cp "$hdr/.config" "$out/linux/.config"
 make -s -C "$out/linux" KERNELRELEASE="$release" CC="$cc" olddefconfig
 # Same source, same options: olddefconfig must leave every option as the headers have it.
