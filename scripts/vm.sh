@@ -106,6 +106,8 @@ qemu=()
 [ -z "${opts// /}" ] || qemu=("--qemu-opts=$opts")
 # Only one driver may own the namespaces: keep nd_pmem away while rust_pmem is tested.
 [ "$DRIVER" = rust ] && append+=" modprobe.blacklist=nd_pmem"
+# (and rust_pmem away from nd_pmem's: a stock kernel may have it installed by DKMS)
+[ "$DRIVER" = c ] && append+=" modprobe.blacklist=rust_pmem"
 # The guest's root is the build root over 9p, mounted by virtme-ng without a cache: every
 # path lookup and every page of every binary a test runs is a round trip to QEMU. On the
 # debug kernel a 9p round trip costs milliseconds. ROOT_CACHE=loose (the debug kernel's
